@@ -1,0 +1,377 @@
+"""Command-line front end: parse arguments, call the modules that do the work, print the result.
+
+Errors a user can cause (`OrchestratorError`) are printed without a traceback; config errors exit 2,
+other failures 1. Warnings go to stderr so `plan --format json` stays machine-readable on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from orchestrator import __version__
+from orchestrator.errors import ConfigError, ConfigProblem, OrchestratorError
+
+
+def _add_project_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", nargs="?", default=".", help="project directory (default: the current one)")
+    parser.add_argument("--layout", choices=("auto", "upsun", "platform"), default="auto",
+                        help="which config to read when a project has both .upsun/ and .platform")
+    parser.add_argument("--project", help="project name (default: the directory's name)")
+
+
+def _add_environment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--environment", help="environment name (default: the git branch)")
+    parser.add_argument("--environment-type", choices=("production", "staging", "development"),
+                        help="PLATFORM_ENVIRONMENT_TYPE (default: production on main/master, development otherwise)")
+    parser.add_argument("--domain", help="domain that {default} routes resolve to (default: <project>.localhost)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orchestrator",
+        description="Run a Platform.sh/Upsun project on a plain Docker engine with its production topology.")
+    parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    validate = commands.add_parser("validate", help="check the project's config and report every problem")
+    _add_project_arguments(validate)
+
+    plan = commands.add_parser("plan", help="show what would run: instances, images, limits, mounts, networks")
+    _add_project_arguments(plan)
+    _add_environment_arguments(plan)
+    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of ********")
+
+    up = commands.add_parser("up", help="build what changed and deploy: services, then web, then workers")
+    _add_project_arguments(up)
+    _add_environment_arguments(up)
+    up.add_argument("--images", help="YAML map of image name (or platform type) -> image to use instead")
+    up.add_argument("--dry-run", action="store_true", help="print what would be done, and why; change nothing")
+
+    down = commands.add_parser("down", help="stop and remove the project's containers and networks")
+    _add_project_arguments(down)
+    down.add_argument("--volumes", action="store_true", help="also delete every volume (all data)")
+
+    ps = commands.add_parser("ps", help="instances with state, restarts, last exit code, uptime and size")
+    _add_project_arguments(ps)
+
+    logs = commands.add_parser("logs", help="log lines of several instances at once, prefixed by instance")
+    _add_project_arguments(logs)
+    _add_selection_arguments(logs)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--since", type=_duration, help="only lines from the last DURATION (e.g. 90, 30s, 10m, 2h)")
+
+    for verb, text in (("stop", "stop instances (they stay stopped until `start`)"),
+                       ("start", "start stopped instances"), ("restart", "stop, then start instances")):
+        command = commands.add_parser(verb, help=text)
+        _add_project_arguments(command)
+        _add_selection_arguments(command)
+
+    rels = commands.add_parser("relationships", help="the decoded PLATFORM_RELATIONSHIPS of an app or worker")
+    _add_project_arguments(rels)
+    _add_environment_arguments(rels)
+    _add_selection_arguments(rels)
+    rels.add_argument("--show-secrets", action="store_true", help="show passwords instead of ********")
+
+    ssh = commands.add_parser("ssh", help="a shell (or `-- COMMAND`) in an app's web instance or a worker",
+                              usage="orchestrator ssh [DIR] [--app A] [--worker W] [-- COMMAND...]")
+    _add_project_arguments(ssh)
+    _add_selection_arguments(ssh)
+
+    cron = commands.add_parser("cron", help="the app's crons (they run on the web instance only)")
+    cron_commands = cron.add_subparsers(dest="cron_command", metavar="ACTION")
+    cron_commands.required = True
+    cron_list = cron_commands.add_parser("list", help="each cron with its schedule, next and last run")
+    _add_project_arguments(cron_list)
+    cron_run = cron_commands.add_parser("run", help="run one cron now on the web instance")
+    cron_run.add_argument("name")
+    _add_project_arguments(cron_run)
+    cron_run.add_argument("--app", help="the app whose cron it is")
+
+    compose = commands.add_parser("compose", help="the same topology as a Compose file for docker-compose and "
+                                                  "docker stack deploy")
+    _add_project_arguments(compose)
+    _add_environment_arguments(compose)
+    compose.add_argument("-o", "--output", help="write FILE (and the Dockerfiles beside it) instead of stdout")
+    compose.add_argument("--endpoint-mode", choices=("dnsrr", "vip"), default="dnsrr",
+                         help="Swarm service discovery: dnsrr (default; works without IPVS) or vip")
+
+    images = commands.add_parser("images", help="manage base and service images")
+    images_commands = images.add_subparsers(dest="images_command", metavar="ACTION")
+    images_commands.required = True
+    prepare = images_commands.add_parser("prepare", help="resolve or build every image the project needs, ahead of up")
+    _add_project_arguments(prepare)
+    prepare.add_argument("--images", help="YAML map of image name (or platform type) -> image")
+    return parser
+
+
+def _duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 90, 30s, 10m or 2h")
+
+
+def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", help="only this app (or service)")
+    parser.add_argument("--worker", help="only this worker")
+
+
+def _print_warnings(warnings: list[ConfigProblem], prefix: str) -> None:
+    for warning in warnings:
+        print(f"warning: {warning.format(prefix)}", file=sys.stderr)
+
+
+def _load(args: argparse.Namespace):
+    from orchestrator.config.validate import load_project
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise OrchestratorError(f"{args.dir}: not a directory")
+    try:
+        project, warnings = load_project(root, args.layout, args.project)
+    except ConfigError as error:
+        error.prefix = "" if args.dir == "." else args.dir
+        raise
+    _print_warnings(warnings, "" if args.dir == "." else args.dir)
+    return project
+
+
+def _plan(args: argparse.Namespace):
+    from orchestrator.operations import make_plan
+    _, plan, warnings = _with_prefix(args, lambda: make_plan(_target(args)))
+    _print_warnings(warnings, "" if args.dir == "." else args.dir)
+    return plan
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project = _load(args)
+    workers = sum(len(app.workers) for app in project.apps)
+    print(f"{args.dir}: valid ({project.layout} layout): {len(project.apps)} app(s), {workers} worker(s), "
+          f"{len(project.services)} service(s), {len(project.routes)} route(s)")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from orchestrator.secrets import mask_plan
+    plan = _plan(args)
+    if not args.show_secrets:
+        plan = mask_plan(plan)
+    if args.format == "json":
+        sys.stdout.write(plan.to_json())
+    else:
+        from orchestrator.render import plan_table
+        sys.stdout.write(plan_table(plan))
+    return 0
+
+
+def _target(args: argparse.Namespace):
+    from orchestrator.operations import Target
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise OrchestratorError(f"{args.dir}: not a directory")
+    return Target(root, args.layout, args.project, getattr(args, "environment", None),
+                  getattr(args, "environment_type", None), getattr(args, "domain", None))
+
+
+def _reporter():
+    from orchestrator.progress import Reporter
+    return Reporter()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    target = _target(args)
+    result = _with_prefix(args, lambda: operations.up(target, _reporter(), args.images, args.dry_run))
+    if args.dry_run:
+        for line in result.notes + [a.text() for a in result.actions]:
+            print(line)
+        return 0
+    changed = [a for a in result.actions if a.kind != "keep"]
+    print(f"{len(changed)} change(s), {len(result.actions) - len(changed)} instance(s) unchanged")
+    _print_ps(result.states)
+    for instance, url in operations.web_url(result.states):
+        print(f"web {instance}: {url}")
+    return 0
+
+
+def _with_prefix(args: argparse.Namespace, work):
+    try:
+        return work()
+    except ConfigError as error:
+        error.prefix = "" if args.dir == "." else args.dir
+        raise
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    count = _with_prefix(args, lambda: operations.down(_target(args), _reporter(), args.volumes))
+    print(f"removed {count} container(s)" + (" and every volume" if args.volumes else ""))
+    return 0
+
+
+def _print_ps(states, exit_codes: dict[str, int] | None = None) -> None:
+    from orchestrator.operations import uptime
+    from orchestrator.render import table
+    rows = []
+    for state in states:
+        labels = state.labels
+        code = (exit_codes or {}).get(state.id, state.exit_code)
+        rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
+                     state.status, str(state.restart_count), str(code), uptime(state),
+                     f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
+    print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    engine, states = _with_prefix(args, lambda: operations.containers(_target(args)))
+    if not states:
+        print("nothing runs for this project")
+        return 0
+    _print_ps(states, operations.last_exit_codes(engine, states))
+    for instance, url in operations.web_url(states):
+        print(f"web {instance}: {url}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    engine, states = _with_prefix(args, lambda: operations.containers(_target(args)))
+    chosen = operations.select(states, args.app, args.worker)
+    width = max((len(s.labels.get("orchestrator.instance", "")) for s in chosen), default=0)
+    colours = ["36", "33", "35", "32", "34", "31"]
+    tty = sys.stdout.isatty()
+    palette = {s.labels.get("orchestrator.instance", ""): colours[i % len(colours)] for i, s in enumerate(chosen)}
+    lock = __import__("threading").Lock()
+
+    def emit(instance: str, line: str) -> None:
+        label = instance.ljust(width)
+        if tty:
+            label = f"\033[{palette.get(instance, '0')}m{label}\033[0m"
+        with lock:
+            print(f"{label} | {line}", flush=True)
+
+    since = int(__import__("time").time()) - args.since if args.since else None
+    operations.stream_logs(engine, chosen, args.follow, since, emit)
+    return 0
+
+
+def _lifecycle(verb: str):
+    def run(args: argparse.Namespace) -> int:
+        from orchestrator import operations
+        done = _with_prefix(args, lambda: getattr(operations, verb)(_target(args), args.app, args.worker))
+        print(f"{verb}: {', '.join(done) or 'nothing'}")
+        return 0
+    return run
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    for line in _with_prefix(args, lambda: operations.prepare_images(_target(args), _reporter(), args.images)):
+        print(line)
+    return 0
+
+
+def cmd_relationships(args: argparse.Namespace) -> int:
+    import json
+    from orchestrator import operations
+    decoded = _with_prefix(args, lambda: operations.relationships(_target(args), args.app, args.worker,
+                                                                  args.show_secrets))
+    print(json.dumps(decoded, indent=2))
+    return 0
+
+
+def _stream(stream):
+    def emit(data: bytes) -> None:
+        stream.buffer.write(data)
+        stream.flush()
+    return emit
+
+
+def cmd_cron(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    from orchestrator.render import table
+    target = _target(args)
+    if args.cron_command == "run":
+        return _with_prefix(args, lambda: operations.cron_run(target, args.app, args.name, _stream(sys.stdout),
+                                                               _stream(sys.stderr)))
+    crons = _with_prefix(args, lambda: operations.cron_list(target))
+    if not crons:
+        print("no crons")
+        return 0
+    print(table(["APP", "CRON", "SPEC", "RUNS AS", "NEXT (UTC)", "LAST RUN"],
+                [[c.app, c.name, c.spec, c.runs_as, c.next_run, c.last_run] for c in crons]), end="")
+    return 0
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from orchestrator import operations
+    output = Path(args.output) if args.output else None
+    text, written = _with_prefix(args, lambda: operations.compose(_target(args), output, args.endpoint_mode))
+    if text:
+        sys.stdout.write(text)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_ssh(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    from orchestrator import operations
+    target = _target(args)
+    if args.remote_command:
+        return _with_prefix(args, lambda: operations.run_command(target, args.app, args.worker, args.remote_command,
+                                                                  _stream(sys.stdout), _stream(sys.stderr)))
+    state = _with_prefix(args, lambda: operations.instance_container(target, args.app, args.worker))
+    docker = shutil.which("docker")
+    if docker is None:
+        raise OrchestratorError("an interactive shell needs the docker CLI on PATH (for a real terminal)")
+    tty = ["-it"] if sys.stdin.isatty() else ["-i"]
+    sys.stdout.flush()
+    os.execvp(docker, [docker, "exec", *tty, "-w", "/app", state.id, "sh", "-c", operations.LOGIN_SHELL])
+    return 0  # not reached
+
+
+HANDLERS = {
+    "relationships": cmd_relationships, "ssh": cmd_ssh, "cron": cmd_cron, "compose": cmd_compose, "validate": cmd_validate, "plan": cmd_plan, "up": cmd_up, "down": cmd_down, "ps": cmd_ps,
+            "logs": cmd_logs, "stop": _lifecycle("stop"), "start": _lifecycle("start"),
+            "restart": _lifecycle("restart"), "images": cmd_images}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    remote: list[str] = []
+    if argv and argv[0] == "ssh" and "--" in argv:  # everything after `--` is the remote command, untouched
+        split = argv.index("--")
+        argv, remote = argv[:split], argv[split + 1:]
+    args = build_parser().parse_args(argv)
+    args.remote_command = remote
+    try:
+        return HANDLERS[args.command](args)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
+    except OrchestratorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Exception as error:  # the engine went away in a call that had no retry: still no traceback
+        from orchestrator.engine import LOST, lost_engine
+        if isinstance(error, LOST) or isinstance(error.__cause__, LOST):
+            print(f"error: {lost_engine(error)}", file=sys.stderr)
+            return 1
+        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

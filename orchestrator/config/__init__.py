@@ -1,0 +1,1 @@
+"""Config: finding, parsing and validating a project's platform config."""

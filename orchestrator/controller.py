@@ -1,0 +1,345 @@
+"""Apply a Plan to the engine: observe once, decide with a pure function, execute without deciding.
+
+`decide(plan, observed, image_ids)` turns the plan and what runs into a list of `Action`s, each with
+the reason a person would want (`recreate worker queue: env TYPE changed`); `up --dry-run` prints
+exactly that list. `Deployer.apply` executes it in the platform's order: networks and volumes ->
+create the new containers beside the old ones -> let a running cron on a leaving web instance end ->
+stop the services and web instances that change or go (in parallel, each with its grace) -> start
+services (and wait until they are healthy) -> start web -> deploy hook on web -> stop the workers that
+change or go -> start workers -> remove the old containers -> post_deploy hook. If a start, a health
+wait or a deploy hook fails, every change not yet committed is rolled back, so the previous
+containers (workers included, which were not touched yet) serve again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from orchestrator.engine import ContainerState, Engine
+from orchestrator.errors import OrchestratorError
+from orchestrator.state import state_dir
+from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
+
+FIELDS_LABEL = f"{LABEL}.fields"
+NEXT_SUFFIX = "-next"
+APP_INIT = "/usr/local/bin/orchestrator-init"
+ROLE_ORDER = {"service": 0, "web": 1, "worker": 2}
+PARALLELISM = 16
+HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
+
+
+# -- observing --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observed:
+    """One of the project's containers as the engine reports it, read through our labels."""
+
+    instance: str
+    role: str
+    app: str
+    container_id: str
+    name: str
+    config_hash: str
+    fields: dict[str, str]
+    image_id: str
+    status: str
+
+
+def observe(states: Iterable[ContainerState]) -> list[Observed]:
+    result = []
+    for state in states:
+        labels = state.labels
+        try:
+            fields = json.loads(labels.get(FIELDS_LABEL, "{}"))
+        except ValueError:
+            fields = {}
+        result.append(Observed(instance=labels.get(f"{LABEL}.instance", ""), role=labels.get(f"{LABEL}.role", ""),
+                               app=labels.get(f"{LABEL}.app", ""), container_id=state.id, name=state.name,
+                               config_hash=labels.get(f"{LABEL}.config-hash", ""), fields=fields,
+                               image_id=state.image_id, status=state.status))
+    return sorted(result, key=lambda o: (o.instance, o.name))
+
+
+def field_digests(spec: ContainerSpec) -> dict[str, str]:
+    """Short digests of each part of a spec, kept as a label, so a later deploy can say what changed
+    (without keeping any value, secrets included)."""
+    def h(value: object) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    fields = {"image": h(spec.image), "command": h(spec.command), "mounts": h(spec.mounts),
+              "networks": h(spec.networks), "limits": h([spec.cpus, spec.memory_mb]), "ports": h(spec.ports),
+              "extra_hosts": h(spec.extra_hosts), "lifecycle": h([spec.restart, spec.stop_signal, spec.stop_timeout]),
+              "healthcheck": h(spec.healthcheck)}
+    fields.update({f"env.{name}": h(value) for name, value in spec.env.items()})
+    return fields
+
+
+# -- deciding ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Action:
+    kind: str  # create | recreate | start | keep | remove
+    instance: str
+    role: str
+    reason: str
+    display: str
+    spec: ContainerSpec | None = None
+    old: Observed | None = None
+
+    def text(self) -> str:
+        return f"{self.kind} {self.role} {self.display}: {self.reason}"
+
+
+def _changes(old: dict[str, str], new: dict[str, str]) -> str:
+    changed_env = sorted(k[4:] for k in set(old) | set(new) if k.startswith("env.") and old.get(k) != new.get(k))
+    changed = [k for k in new if not k.startswith("env.") and old.get(k) != new.get(k)]
+    parts = [f"{name} changed" for name in changed]
+    if changed_env:
+        shown = ", ".join(changed_env[:4]) + (f" and {len(changed_env) - 4} more" if len(changed_env) > 4 else "")
+        parts.append(f"env {shown} changed")
+    return "; ".join(parts) or "configuration changed"
+
+
+def _display(plan: Plan, spec_or_instance: str, role: str) -> str:
+    apps = {s.app for s in plan.instances if s.role == "web"}
+    if role == "worker" and len(apps) == 1 and "--" in spec_or_instance:
+        return spec_or_instance.split("--", 1)[1]
+    return spec_or_instance
+
+
+def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None]) -> list[Action]:
+    """What to do, per instance, to make the engine run `plan`. Pure: the same inputs give the same list."""
+    by_instance: dict[str, list[Observed]] = {}
+    for item in observed:
+        by_instance.setdefault(item.instance, []).append(item)
+    actions: list[Action] = []
+    for spec in sorted(plan.instances, key=lambda s: (ROLE_ORDER[s.role], s.name)):
+        display = _display(plan, spec.name, spec.role)
+        found = by_instance.pop(spec.name, [])
+        current = next((o for o in found if o.name == spec.container), None)
+        for leftover in found:
+            if leftover is not current:
+                actions.append(Action("remove", spec.name, spec.role, "leftover of an interrupted deploy",
+                                      leftover.name, old=leftover))
+        wanted_image = image_ids.get(spec.image)
+        if current is None:
+            actions.append(Action("create", spec.name, spec.role, "new instance", display, spec))
+        elif current.config_hash != spec.config_hash:
+            actions.append(Action("recreate", spec.name, spec.role, _changes(current.fields, field_digests(spec)),
+                                  display, spec, current))
+        elif wanted_image and current.image_id != wanted_image:
+            actions.append(Action("recreate", spec.name, spec.role, "image rebuilt", display, spec, current))
+        elif current.status in ("created", "exited", "dead"):
+            actions.append(Action("start", spec.name, spec.role, f"was {current.status}", display, spec, current))
+        else:
+            actions.append(Action("keep", spec.name, spec.role, f"unchanged ({current.status})", display, spec, current))
+    for instance, leftovers in sorted(by_instance.items()):
+        for item in leftovers:
+            actions.append(Action("remove", instance, item.role or "instance", "no longer in the config",
+                                  _display(plan, instance, item.role), old=item))
+    return actions
+
+
+# -- executing --------------------------------------------------------------------------------------
+@contextmanager
+def project_lock(project: str, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """One deploy per project at a time: a second one waits for the first to finish."""
+    path = state_dir() / f"{project}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            on_wait(f"another deploy of project {project} is running ({holder}); waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_parallel(function: Callable, items: list, limit: int = PARALLELISM) -> list[BaseException | None]:
+    """Run `function` over `items` on up to `limit` threads; the error (or None) of each, in order.
+    Stops pass no limit that binds: they mostly wait out a grace period, so they all wait at once."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items)))) as pool:
+        futures = [pool.submit(function, item) for item in items]
+    errors: list[BaseException | None] = []
+    for future in futures:
+        error = future.exception()
+        errors.append(error)
+    return errors
+
+
+class DeployFailed(OrchestratorError):
+    pass
+
+
+@dataclass
+class Deployer:
+    """Executes decided actions; makes no decisions of its own."""
+
+    engine: Engine
+    say: Callable[[str], None]
+
+    def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
+        is_app = spec.role != "service"
+        return self.engine.create_container(
+            name=name, image=image_ref, command=[spec.command] if is_app and spec.command else
+            (["sleep infinity"] if is_app else None),
+            env=spec.env, labels={**spec.labels, FIELDS_LABEL: json.dumps(field_digests(spec), sort_keys=True)},
+            mounts=[(m.volume, m.target) for m in spec.mounts],
+            networks=[(a.network, a.aliases) for a in spec.networks], cpus=spec.cpus, memory_mb=spec.memory_mb,
+            ports=[(p.container_port, p.host_ip, p.host_port) for p in spec.ports], extra_hosts=spec.extra_hosts,
+            restart=spec.restart, stop_signal=spec.stop_signal, stop_timeout=spec.stop_timeout, init=True,
+            healthcheck=spec.healthcheck, entrypoint=[APP_INIT] if is_app else None,
+            working_dir=APP_DIR if is_app else None)
+
+    def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
+        for network in plan.networks:
+            self.engine.ensure_network(network.name, network.internal, network.labels)
+        for volume in plan.volumes:
+            self.engine.ensure_volume(volume.name, volume.labels)
+        changing = [a for a in actions if a.kind in ("create", "recreate")]
+        # 1. create the new containers beside the old ones; a failure here touches nothing that runs
+        created: dict[str, str] = {}
+
+        def make(action: Action) -> None:
+            assert action.spec is not None
+            name = action.spec.container + (NEXT_SUFFIX if action.kind == "recreate" else "")
+            created[action.instance] = self.create(action.spec, image_refs[action.spec.image], name)
+
+        for action in [a for a in actions if a.kind == "remove" and a.old and a.old.name.endswith(NEXT_SUFFIX)]:
+            self.engine.remove(action.old.container_id)  # a leftover would block the name we are about to use
+        errors = run_parallel(make, changing)
+        if any(errors):
+            for container in created.values():
+                self.engine.remove(container)
+            raise DeployFailed(f"could not create containers: {next(e for e in errors if e)}; nothing was changed")
+        # 2. a cron running in a web instance that is about to go holds the deploy back (bounded)
+        leaving_webs = [a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old]
+        run_parallel(lambda a: self.drain_crons(a.old.container_id), leaving_webs, limit=len(leaving_webs))
+        # 3. stop what changes or goes, all at once, each with its own grace; workers only once the web
+        #    instances are up and their deploy hooks passed, so a failed deploy leaves them serving
+        try:
+            self.stop([a for a in actions if a.role != "worker"])
+            for role in ("service", "web"):
+                self.start(actions, role, created)
+            for action in actions:
+                if action.role == "web" and action.kind in ("create", "recreate") and action.spec is not None \
+                        and "deploy" in action.spec.hooks:
+                    self.run_hook(action, "deploy", created[action.instance])
+            self.stop([a for a in actions if a.role == "worker"])
+            self.start(actions, "worker", created)
+        except DeployFailed:
+            self._roll_back(actions, created)
+            raise
+        # 4. commit: drop the old containers, give the new ones their names
+        for action in actions:
+            if action.kind == "remove" and action.old is not None:
+                self.engine.remove(action.old.container_id)
+        for action in changing:
+            if action.kind == "recreate" and action.old is not None and action.spec is not None:
+                self.engine.remove(action.old.container_id)
+                self.engine.rename(created[action.instance], action.spec.container)
+        # 5. post_deploy on the web instance of every app this deploy changed
+        changed_apps = {a.spec.app if a.spec else a.old.app for a in actions if a.kind != "keep" and (a.spec or a.old)}
+        for action in actions:
+            if action.role == "web" and action.spec is not None and "post_deploy" in action.spec.hooks \
+                    and action.spec.app in changed_apps:
+                try:
+                    self.run_hook(action, "post_deploy", action.spec.container)
+                except DeployFailed as error:
+                    self.say(f"warning: {error} (the deploy itself stands, as on the platform)")
+
+    def stop(self, actions: list[Action]) -> None:
+        stopping = [a for a in actions if a.kind in ("recreate", "remove") and a.old is not None]
+        for action in stopping:
+            self.say(f"stopping {action.role} {action.display} ({action.reason})")
+        run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else 15), stopping,
+                     limit=len(stopping))
+
+    def start(self, actions: list[Action], role: str, created: dict[str, str]) -> None:
+        batch = [a for a in actions if a.role == role and a.kind in ("create", "recreate", "start")]
+        for action in batch:
+            self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
+        errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or a.old.container_id), batch)
+        failed = [(a, e) for a, e in zip(batch, errors) if e is not None]
+        if failed:
+            action, error = failed[0]
+            raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
+        if role == "service":
+            self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
+                              lambda a: created.get(a.instance) or a.old.container_id)
+
+    def run_hook(self, action: Action, hook: str, container: str) -> None:
+        """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output."""
+        assert action.spec is not None
+        self.say(f"running the {hook} hook of app {action.spec.app}")
+        output: list[str] = []
+
+        def show(data: bytes) -> None:
+            for line in data.decode("utf-8", "replace").splitlines():
+                output.append(line)
+                self.say(f"  {hook}: {line}")
+
+        status = self.engine.exec_stream(container, ["sh", "-c", action.spec.hooks[hook]], show, show)
+        if status != 0:
+            raise DeployFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
+                               + "\n".join("    " + line for line in output[-30:]))
+
+    def drain_crons(self, container: str) -> None:
+        try:
+            self.engine.exec_stream(container, ["sh", "-c", "[ ! -x /usr/local/bin/orchestrator-cron ] || "
+                                                            "orchestrator-cron drain"],
+                                    lambda d: self.say(d.decode("utf-8", "replace").strip()), lambda d: None)
+        except Exception:  # a container that is not running has no cron to wait for
+            pass
+
+    def wait_healthy(self, actions: list[Action], container_of: Callable[[Action], str],
+                     timeout: float = HEALTH_TIMEOUT) -> None:
+        """Block until every service answers its healthcheck; past `timeout`, fail naming it with its last logs."""
+        if not actions:
+            return
+        self.say(f"waiting for {', '.join(a.display for a in actions)} to accept connections")
+        pending = {a.instance: a for a in actions}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for instance, action in list(pending.items()):
+                state = self.engine.inspect(container_of(action))
+                if state is not None and state.health == "healthy":
+                    del pending[instance]
+                elif state is None or state.status in ("exited", "dead", "restarting") or state.restart_count \
+                        or state.health == "unhealthy" or time.monotonic() > deadline:
+                    container = container_of(action)
+                    tail = b"".join(self.engine.logs(container, tail=20)).decode("utf-8", "replace").rstrip()
+                    if state is not None and (state.status != "running" or state.restart_count):
+                        why = f"exited with status {state.exit_code} while starting"
+                    else:
+                        why = f"not healthy after {time.monotonic() - deadline + timeout:.0f} s"
+                    raise DeployFailed(f"service {action.display} {why}; its last log lines:\n" +
+                                       "\n".join("    " + line for line in tail.splitlines()))
+            if pending:
+                time.sleep(0.3)
+
+    def _roll_back(self, actions: list[Action], created: dict[str, str]) -> None:
+        self.say("deploy failed: restoring the previous containers")
+        for container in created.values():
+            self.engine.remove(container)
+        for action in actions:
+            if action.kind in ("recreate", "remove") and action.old is not None:
+                try:
+                    self.engine.start(action.old.container_id)
+                except Exception as error:  # keep restoring the others
+                    self.say(f"could not restart {action.old.name}: {error}")

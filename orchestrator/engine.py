@@ -1,0 +1,372 @@
+"""The Docker engine, and the only module that imports `docker`.
+
+Every call the rest of the package makes goes through `Engine`, which speaks in plain values
+(names, labels, dicts) rather than SDK objects. Calls that can fail transiently (connection reset,
+409 while a container is being removed, 5xx) are retried with bounded exponential back-off;
+anything else becomes an `EngineError` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from orchestrator.errors import OrchestratorError
+
+PROJECT_LABEL = "orchestrator.project"
+EXEC_WATCH_SECONDS = 2.0
+
+
+class EngineError(OrchestratorError):
+    """The engine refused or failed a request in a way retrying will not fix."""
+
+
+class BuildFailed(EngineError):
+    """An image build failed; `log` holds its last lines."""
+
+    def __init__(self, message: str, log: list[str]) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def _transient(error: BaseException) -> bool:
+    if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return True
+    if isinstance(error, APIError) and not isinstance(error, NotFound):
+        status = error.status_code or 0
+        text = str(error.explanation or "")
+        return status >= 500 or (status == 409 and "in progress" in text)
+    return False
+
+
+_retrying = retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(5),
+                  wait=wait_exponential(multiplier=0.2, max=3), reraise=True)
+LOST = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.Timeout)
+
+
+def lost_engine(error: BaseException) -> EngineError:
+    return EngineError(f"lost the connection to the Docker engine ({type(error).__name__}: {error}); "
+                       "what was not done yet is left as it was: run the command again once the engine answers, "
+                       "and it converges")
+
+
+def _retry(function: Callable) -> Callable:
+    """Retry transient failures with bounded back-off; a connection that stays lost becomes an EngineError."""
+    retried = _retrying(function)
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return retried(*args, **kwargs)
+        except LOST as error:
+            raise lost_engine(error) from error
+    return call
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the engine says about one of our containers."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    image_id: str
+    status: str  # created | running | restarting | exited | paused | dead
+    restart_count: int
+    exit_code: int
+    started_at: str
+    finished_at: str
+    host_port: int | None
+    cpus: float = 0.0
+    memory_mb: int = 0
+    health: str = ""  # starting | healthy | unhealthy, or "" without a healthcheck
+
+
+class Engine:
+    """A connection to the Docker engine (holds the SDK client)."""
+
+    def __init__(self, timeout: int = 120) -> None:
+        try:
+            self.client = docker.from_env(timeout=timeout, max_pool_size=64)
+            self.api = self.client.api
+            self.api.ping()
+        except (DockerException, requests.exceptions.RequestException) as error:
+            raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you use its socket?")
+
+    # -- images ----------------------------------------------------------------------------------
+    @_retry
+    def image_id(self, ref: str) -> str | None:
+        try:
+            return self.api.inspect_image(ref)["Id"]
+        except (ImageNotFound, NotFound):
+            return None
+
+    @_retry
+    def image_labels(self, ref: str) -> dict[str, str]:
+        try:
+            return self.api.inspect_image(ref)["Config"].get("Labels") or {}
+        except (ImageNotFound, NotFound):
+            return {}
+
+    def pull(self, ref: str) -> bool:
+        """Try to pull `ref`; False (not an error) when no registry can serve it."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        try:
+            self.api.pull(repository, tag=tag or "latest")
+            return True
+        except (APIError, requests.exceptions.RequestException):
+            return False
+
+    def import_rootfs(self, tar_path: str, ref: str, changes: list[str]) -> str:
+        repository, _, tag = ref.rpartition(":")
+        self.api.import_image(src=tar_path, repository=repository, tag=tag, changes=changes)
+        found = self.image_id(ref)
+        if not found:
+            raise EngineError(f"importing {ref} did not produce an image")
+        return found
+
+    def build(self, context: Any, tag: str, labels: dict[str, str] | None, on_line: Callable[[str], None],
+              dockerfile: str | None = None) -> str:
+        """Build from a tar context (file object); streams each output line to `on_line`; returns the image id."""
+        tail: list[str] = []
+        try:
+            for chunk in self.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+                                        labels=labels, decode=True, dockerfile=dockerfile):
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if "error" in chunk:
+                    tail.append(chunk["error"].rstrip())
+                    raise BuildFailed(f"building {tag} failed: {chunk['error'].strip()}", tail[-30:])
+                for line in text.splitlines():
+                    if line.strip():
+                        tail.append(line.rstrip())
+                        on_line(line.rstrip())
+        except APIError as error:
+            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-30:])
+        found = self.image_id(tag)
+        if not found:
+            raise BuildFailed(f"building {tag} produced no image", tail[-30:])
+        return found
+
+    @_retry
+    def remove_image(self, ref: str) -> None:
+        try:
+            self.api.remove_image(ref, force=True)
+        except (ImageNotFound, NotFound):
+            pass
+
+    def images(self, label: str) -> list[str]:
+        return [tag for image in self.api.images(filters={"label": label}) for tag in (image.get("RepoTags") or [])]
+
+    # -- networks and volumes -----------------------------------------------------------------------
+    @_retry
+    def ensure_network(self, name: str, internal: bool, labels: dict[str, str]) -> None:
+        if any(n["Name"] == name for n in self.api.networks(names=[name])):
+            return
+        try:
+            self.api.create_network(name, driver="bridge", internal=internal, labels=labels, check_duplicate=True)
+        except APIError as error:
+            if error.status_code != 409:
+                raise
+
+    @_retry
+    def networks(self, project: str) -> list[str]:
+        return [n["Name"] for n in self.api.networks(filters={"label": f"{PROJECT_LABEL}={project}"})]
+
+    @_retry
+    def remove_network(self, name: str) -> None:
+        try:
+            self.api.remove_network(name)
+        except NotFound:
+            pass
+
+    @_retry
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        try:
+            self.api.inspect_volume(name)
+        except NotFound:
+            self.api.create_volume(name=name, labels=labels)
+
+    @_retry
+    def volumes(self, project: str) -> list[dict[str, Any]]:
+        found = self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"}).get("Volumes") or []
+        return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in found]
+
+    @_retry
+    def remove_volume(self, name: str) -> None:
+        try:
+            self.api.remove_volume(name, force=True)
+        except NotFound:
+            pass
+
+    # -- containers ---------------------------------------------------------------------------------
+    def containers(self, project: str) -> list[ContainerState]:
+        """Every container of the project, running or not, in one list call plus one inspect each."""
+        listed = self._list(project)
+        states = []
+        for item in listed:
+            state = self.inspect(item["Id"])
+            if state is not None:
+                states.append(state)
+        return states
+
+    @_retry
+    def _list(self, project: str) -> list[dict[str, Any]]:
+        return self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+
+    @_retry
+    def inspect(self, container: str) -> ContainerState | None:
+        try:
+            data = self.api.inspect_container(container)
+        except NotFound:
+            return None
+        state = data["State"]
+        port = None
+        for bindings in (data["NetworkSettings"].get("Ports") or {}).values():
+            for binding in bindings or []:
+                if binding.get("HostPort"):
+                    port = int(binding["HostPort"])
+        return ContainerState(id=data["Id"], name=data["Name"].lstrip("/"), labels=data["Config"].get("Labels") or {},
+                              image_id=data["Image"], status=state["Status"],
+                              health=(state.get("Health") or {}).get("Status", ""),
+                              restart_count=data.get("RestartCount", 0), exit_code=state.get("ExitCode", 0),
+                              started_at=state.get("StartedAt", ""), finished_at=state.get("FinishedAt", ""),
+                              host_port=port, cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
+                              memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024))
+
+    def inspect_raw(self, container: str) -> dict[str, Any]:
+        return self.api.inspect_container(container)
+
+    def create_container(self, *, name: str, image: str, command: list[str] | None, env: dict[str, str],
+                         labels: dict[str, str], mounts: Iterable[tuple[str | None, str]],
+                         networks: list[tuple[str, tuple[str, ...]]], cpus: float, memory_mb: int,
+                         ports: Iterable[tuple[int, str, int | None]], extra_hosts: dict[str, str],
+                         restart: str, stop_signal: str, stop_timeout: int, init: bool,
+                         healthcheck: dict[str, Any] | None = None, entrypoint: list[str] | None = None,
+                         working_dir: str | None = None) -> str:
+        memory = int(memory_mb) * 1024 * 1024
+        port_list = list(ports)
+        mount_list = list(mounts)
+        host_config = self.api.create_host_config(
+            binds=[f"{volume}:{target}" for volume, target in mount_list if volume],
+            port_bindings={p: (ip, hp) for p, ip, hp in port_list} or None,
+            restart_policy={"Name": restart} if restart else None,
+            nano_cpus=int(round(cpus * 1e9)), mem_limit=memory, memswap_limit=memory,
+            init=init, extra_hosts=extra_hosts or None, network_mode=networks[0][0] if networks else "none",
+            cap_drop=None, security_opt=["no-new-privileges"],
+        )
+        networking = None
+        if networks:
+            first, aliases = networks[0]
+            networking = self.api.create_networking_config(
+                {first: self.api.create_endpoint_config(aliases=list(aliases) or None)})
+        if healthcheck:
+            healthcheck = {"test": ["CMD-SHELL", healthcheck["test"]],
+                           **{key: int(healthcheck[key] * 1e9) for key in ("interval", "timeout", "start_period")
+                              if key in healthcheck}, "retries": healthcheck.get("retries", 3)}
+        created = self._create(image=image, command=command, name=name, environment=env, labels=labels,
+                               host_config=host_config, networking_config=networking, stop_signal=stop_signal,
+                               stop_timeout=stop_timeout, ports=[p for p, _, _ in port_list] or None,
+                               volumes=[target for volume, target in mount_list if not volume] or None,
+                               healthcheck=healthcheck, entrypoint=entrypoint, working_dir=working_dir)
+        for network, aliases in networks[1:]:
+            self._connect(network, created, list(aliases) or None)
+        return created
+
+    @_retry
+    def _create(self, **kwargs: Any) -> str:
+        try:
+            return self.api.create_container(**kwargs)["Id"]
+        except APIError as error:
+            if error.status_code == 409:  # a container of that name exists (left by an interrupted deploy)
+                raise EngineError(f"a container named {kwargs['name']} already exists: {error.explanation}")
+            raise
+
+    @_retry
+    def _connect(self, network: str, container: str, aliases: list[str] | None) -> None:
+        self.api.connect_container_to_network(container, network, aliases=aliases)
+
+    @_retry
+    def start(self, container: str) -> None:
+        self.api.start(container)
+
+    def stop(self, container: str, timeout: int) -> None:
+        try:
+            self.api.stop(container, timeout=timeout)
+        except NotFound:
+            pass
+        except LOST as error:
+            raise lost_engine(error) from error
+
+    @_retry
+    def remove(self, container: str) -> None:
+        """Remove a container and its anonymous (tmp) volumes; named volumes stay."""
+        try:
+            self.api.remove_container(container, force=True, v=True)
+        except NotFound:
+            pass
+
+    @_retry
+    def rename(self, container: str, name: str) -> None:
+        self.api.rename(container, name)
+
+    def logs(self, container: str, follow: bool = False, since: int | None = None,
+             tail: int | str = "all") -> Iterator[bytes]:
+        return self.api.logs(container, stream=True, follow=follow, since=since, tail=tail)
+
+    def events(self, project: str, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
+        """The engine's events about the project's containers (start, die, restart, ...), decoded."""
+        return self.api.events(since=since, until=until, decode=True,
+                               filters={"label": f"{PROJECT_LABEL}={project}", "type": "container"})
+
+    def exec_stream(self, container: str, command: list[str], on_stdout: Callable[[bytes], None],
+                    on_stderr: Callable[[bytes], None], workdir: str = "/app") -> int:
+        """Run `command` in the container, streaming stdout and stderr apart as they come; its exit status."""
+        try:
+            created = self.api.exec_create(container, command, workdir=workdir, stdout=True, stderr=True)
+        except APIError as error:
+            raise EngineError(f"cannot run a command in {container}: {error.explanation or error}")
+        except LOST as error:
+            raise lost_engine(error) from error
+        outcome: dict[str, Any] = {}
+
+        def pump() -> None:
+            try:
+                for out, err in self.api.exec_start(created["Id"], stream=True, demux=True):
+                    if out:
+                        on_stdout(out)
+                    if err:
+                        on_stderr(err)
+                outcome["code"] = self.api.exec_inspect(created["Id"])["ExitCode"]
+            except BaseException as error:  # handed to the caller's thread below
+                outcome["error"] = error
+
+        # The stream's socket has no timeout (a command may rightly run for hours), so a lost engine
+        # would block it forever: while it runs, the engine is pinged, and a lost engine ends the wait.
+        streamer = threading.Thread(target=pump, daemon=True)
+        streamer.start()
+        while streamer.is_alive():
+            streamer.join(EXEC_WATCH_SECONDS)
+            if streamer.is_alive():
+                try:
+                    self.api.ping()
+                except LOST as error:
+                    raise lost_engine(error) from error
+        if "error" in outcome:
+            error = outcome["error"]
+            raise lost_engine(error) if isinstance(error, LOST) else error
+        code = outcome.get("code")
+        return 126 if code is None else code
+
+    def exec(self, container: str, command: list[str], env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+        created = self.api.exec_create(container, command, environment=env, workdir="/app")
+        stdout, stderr = self.api.exec_start(created["Id"], demux=True)
+        code = self.api.exec_inspect(created["Id"])["ExitCode"]
+        return code, stdout or b"", stderr or b""

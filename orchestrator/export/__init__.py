@@ -1,0 +1,1 @@
+"""Exports of a Plan to other tools' formats."""

@@ -1,0 +1,357 @@
+"""Every image a deploy needs: resolve base and service images, and build each app's image once.
+
+Resolution order for a base or service image: the image map (`--images FILE` / `$ORCHESTRATOR_IMAGES`,
+YAML `name: image`, keyed by the official image or the platform type) -> already on the engine -> pull
+-> a local stand-in built from the host's Debian package archive (debootstrap into a folder, import it,
+then install the runtime's or server's packages), cached by tag so that happens once per machine.
+A stand-in whose version differs from the configured one is used with a warning naming both.
+
+App images are built from the app's source (`.dockerignore` honoured) with the rendered Dockerfile in
+`templates/runtime/`; the tag comes from the plan (config + source digest), so an unchanged app is
+never rebuilt, and web and every worker run the same image id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from orchestrator import source
+from orchestrator.catalog import templates_dir
+from orchestrator.engine import Engine
+from orchestrator.errors import OrchestratorError
+from orchestrator.plan import ImageBuild
+from orchestrator.progress import Reporter
+from orchestrator.state import state_dir
+
+HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
+DEBIAN_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+STAND_IN_LABEL = "orchestrator.stand-in"
+BASE_LABEL = "orchestrator.base"
+PULL_RETRY_SECONDS = 3600
+
+# What Debian's archive offers for each runtime: packages, the version it provides, extra Dockerfile lines.
+RUNTIME_STAND_INS: dict[str, tuple[str, str, str]] = {
+    "python": ("python3 python3-pip python3-venv python3-dev build-essential", "3.11",
+               "RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -sf /usr/bin/python3 /usr/local/bin/python "
+               "&& ln -sf /usr/bin/pip3 /usr/local/bin/pip"),
+    "nodejs": ("nodejs npm", "18", ""),
+    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer", "8.2", ""),
+    "ruby": ("ruby-full ruby-bundler build-essential", "3.1", ""),
+    "golang": ("golang-go", "1.19", ""),
+    "java": ("default-jdk-headless maven", "17", ""),
+    "elixir": ("elixir erlang-dev", "1.14", ""),
+    "rust": ("rustc cargo", "1", ""),
+}
+SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),
+                     "postgresql": ("postgresql", "15"), "redis": ("redis", "7.0"),
+                     "redis-persistent": ("redis", "7.0"), "memcached": ("memcached", "1.6"),
+                     "rabbitmq": ("rabbitmq", "3.10")}
+
+
+@dataclass
+class Resolution:
+    """An image ready on the engine, and what to tell the user about how it was chosen."""
+
+    ref: str
+    note: str = ""
+
+
+def load_image_map(path: str | None) -> dict[str, str]:
+    chosen = path or os.environ.get("ORCHESTRATOR_IMAGES")
+    if not chosen:
+        return {}
+    try:
+        data = yaml.safe_load(Path(chosen).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise OrchestratorError(f"cannot read the image map {chosen}: {error}")
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise OrchestratorError(f"the image map {chosen} must be a YAML mapping of name to image")
+    return data
+
+
+def debian_mirror_and_suite() -> tuple[str, str]:
+    """The host's Debian mirror and suite, read from its apt sources (never written into the repo)."""
+    for path in DEBIAN_SOURCES:
+        if not path.is_file():
+            continue
+        uri = suite = None
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if line.startswith("URIs:") and uri is None:
+                uri = line.split()[1]
+            elif line.startswith("Suites:") and suite is None:
+                suite = line.split()[1]
+            elif line.startswith("deb ") and uri is None:
+                parts = line.split()
+                uri, suite = parts[1], parts[2]
+            if uri and suite:
+                return uri, suite
+    raise OrchestratorError("no Debian archive found in the host's apt sources; cannot build local stand-in images",)
+
+
+@dataclass
+class ImageResolver:
+    """Finds or makes the images a plan needs; remembers what it did for this run."""
+
+    engine: Engine
+    reporter: Reporter
+    image_map: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    _cache: dict[str, Resolution] = field(default_factory=dict)
+
+    def _available(self, ref: str, *aliases: str) -> Resolution | None:
+        for key in (ref, *aliases):
+            if key in self.image_map:
+                mapped = self.image_map[key]
+                if self.engine.image_id(mapped) or self.engine.pull(mapped):
+                    return Resolution(mapped, f"{ref}: using {mapped} from the image map")
+                raise OrchestratorError(f"the image map names {mapped} for {key}, but it is neither on the engine "
+                                        "nor pullable")
+        if self.engine.image_id(ref):
+            return Resolution(ref)
+        if self._recently_failed(ref):
+            return None
+        if self.engine.pull(ref):
+            self.reporter.step(f"pulled {ref}")
+            return Resolution(ref)
+        self._remember_failure(ref)
+        return None
+
+    def _failures_file(self) -> Path:
+        return state_dir() / "pull-failures.json"
+
+    def _recently_failed(self, ref: str) -> bool:
+        """A pull that failed within PULL_RETRY_SECONDS is not tried again (no registry here, most likely)."""
+        try:
+            failures = json.loads(self._failures_file().read_text())
+        except (OSError, ValueError):
+            return False
+        return time.time() - failures.get(ref, 0) < PULL_RETRY_SECONDS
+
+    def _remember_failure(self, ref: str) -> None:
+        path = self._failures_file()
+        try:
+            failures = json.loads(path.read_text())
+        except (OSError, ValueError):
+            failures = {}
+        failures[ref] = time.time()
+        path.write_text(json.dumps(failures, sort_keys=True))
+
+    def runtime_base(self, runtime: str, version: str, official: str | None) -> Resolution:
+        key = f"runtime:{runtime}:{version}"
+        if key not in self._cache:
+            found = self._available(official, f"{runtime}:{version}") if official else None
+            if found is None and f"{runtime}:{version}" in self.image_map:
+                found = self._available(self.image_map[f"{runtime}:{version}"])
+            self._cache[key] = found or self._runtime_stand_in(runtime, version, official)
+            if self._cache[key].note:
+                self.notes.append(self._cache[key].note)
+        return self._cache[key]
+
+    def service_image(self, service_type: str, version: str, official: str) -> Resolution:
+        key = f"service:{service_type}:{version}"
+        if key not in self._cache:
+            found = self._available(official, f"{service_type}:{version}")
+            self._cache[key] = found or self._service_stand_in(service_type, version, official)
+            if self._cache[key].note:
+                self.notes.append(self._cache[key].note)
+        return self._cache[key]
+
+    # -- stand-ins ----------------------------------------------------------------------------------
+    def debian_base(self) -> str:
+        _, suite = debian_mirror_and_suite()
+        ref = f"orchestrator/debian-base:{suite}"
+        if self.engine.image_id(ref):
+            return ref
+        mirror, suite = debian_mirror_and_suite()
+        if os.geteuid() != 0:
+            raise OrchestratorError("building the local base image needs root (debootstrap); run "
+                                    "`sudo orchestrator images prepare` once, or map the images with --images")
+        if shutil.which("debootstrap") is None:
+            raise OrchestratorError("no registry answered and debootstrap is not installed; install it "
+                                    "(apt-get install debootstrap) or map the images with --images")
+        with self.reporter.working(f"building the local base image {ref} from Debian {suite} (once per machine)"):
+            workdir = Path(tempfile.mkdtemp(prefix="orchestrator-rootfs-", dir="/var/tmp"))
+            rootfs = workdir / "rootfs"
+            try:
+                log = workdir / "debootstrap.log"
+                with open(log, "w") as handle:
+                    result = subprocess.run(
+                        ["debootstrap", "--variant=minbase", "--include=python3,ca-certificates,procps",
+                         suite, str(rootfs), mirror], stdout=handle, stderr=subprocess.STDOUT)
+                if result.returncode != 0:
+                    tail = log.read_text(errors="replace").splitlines()[-15:]
+                    raise OrchestratorError("debootstrap failed:\n  " + "\n  ".join(tail))
+                certificates = sorted(HOST_CA_DIR.glob("*.crt")) if HOST_CA_DIR.is_dir() else []
+                for certificate in certificates:
+                    shutil.copy(certificate, rootfs / "usr/local/share/ca-certificates" / certificate.name)
+                if certificates:
+                    subprocess.run(["chroot", str(rootfs), "update-ca-certificates"], capture_output=True)
+                subprocess.run(["chroot", str(rootfs), "apt-get", "clean"], capture_output=True)
+                for junk in ("var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"):
+                    shutil.rmtree(rootfs / junk, ignore_errors=True)
+                (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+                tar_path = workdir / "rootfs.tar"
+                subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar_path), "."], check=True)
+                self.engine.import_rootfs(str(tar_path), ref, [
+                    "ENV LANG=C.UTF-8 REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+                    f"LABEL {STAND_IN_LABEL}=debian-base", 'CMD ["bash"]'])
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return ref
+
+    def _build_stand_in(self, ref: str, dockerfile: str, files: dict[str, bytes], label: str) -> None:
+        context = _tar({"Dockerfile": dockerfile.encode(), **files})
+        with self.reporter.working(f"building the local stand-in {ref}"):
+            self.engine.build(context, ref, {STAND_IN_LABEL: label}, self.reporter.detail)
+
+    def _runtime_stand_in(self, runtime: str, version: str, official: str | None) -> Resolution:
+        if runtime not in RUNTIME_STAND_INS:
+            raise OrchestratorError(f"no image for runtime {runtime}:{version}: {official or 'no official image'} "
+                                    "cannot be pulled and there is no local stand-in for it; map one with --images")
+        packages, debian_version, extra = RUNTIME_STAND_INS[runtime]
+        base = self.debian_base()
+        template = Template((templates_dir() / "runtime" / "stand-in.Dockerfile").read_text())
+        dockerfile = template.substitute(base_image=base, packages=packages, extra=extra)
+        ref = f"orchestrator/stand-in-{runtime}:{debian_version}-{base.split(':')[1]}-{_short_digest(dockerfile.encode())}"
+        if not self.engine.image_id(ref):
+            self._build_stand_in(ref, dockerfile, {}, f"{runtime}:{debian_version}")
+        note = "" if debian_version == version else (
+            f"{runtime}:{version}: {official or 'its image'} cannot be pulled here; using Debian's {runtime} "
+            f"{debian_version} ({ref}) instead of {version}")
+        return Resolution(ref, note)
+
+    def _service_stand_in(self, service_type: str, version: str, official: str) -> Resolution:
+        if service_type not in SERVICE_STAND_INS:
+            raise OrchestratorError(f"no image for service {service_type}:{version}: {official} cannot be pulled "
+                                    "and there is no local stand-in for it; map one with --images")
+        name, debian_version = SERVICE_STAND_INS[service_type]
+        base = self.debian_base()
+        folder = templates_dir() / "services" / name
+        dockerfile = Template((folder / "Dockerfile").read_text()).substitute(base_image=base)
+        files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "Dockerfile"}
+        content = dockerfile.encode() + b"".join(k.encode() + v for k, v in sorted(files.items()))
+        ref = f"orchestrator/stand-in-{name}:{debian_version}-{base.split(':')[1]}-{_short_digest(content)}"
+        if not self.engine.image_id(ref):
+            self._build_stand_in(ref, dockerfile, files, f"{name}:{debian_version}")
+        note = "" if debian_version == version else (
+            f"{service_type}:{version}: {official} cannot be pulled here; using Debian's {name} {debian_version} "
+            f"({ref}) instead of {version}")
+        return Resolution(ref, note)
+
+
+def _short_digest(content: bytes) -> str:
+    """Part of a stand-in's tag: a changed template gives a new tag, so it is rebuilt, not reused stale."""
+    return hashlib.sha256(content).hexdigest()[:8]
+
+
+def _tar(files: dict[str, bytes], modes: dict[str, int] | None = None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            info.mode = (modes or {}).get(name, 0o755 if name.endswith(".sh") or "init" in name else 0o644)
+            archive.addfile(info, io.BytesIO(files[name]))
+    buffer.seek(0)
+    return buffer
+
+
+def dependency_script(build: ImageBuild) -> str:
+    """Shell lines that install the app's `dependencies` and run its build flavor, before the build hook."""
+    steps = []
+    python_deps = {**build.dependencies.get("python", {}), **build.dependencies.get("python3", {})}
+    if python_deps:
+        specs = " ".join(shlex.quote(_pip_spec(name, c)) for name, c in sorted(python_deps.items()))
+        steps.append(f"python3 -m pip install --no-cache-dir {specs}")
+    node_deps = build.dependencies.get("nodejs", {})
+    if node_deps:
+        specs = " ".join(shlex.quote(f"{n}@{c}" if c not in ("*", "") else n) for n, c in sorted(node_deps.items()))
+        steps.append(f"npm install -g {specs}")
+    if build.flavor in (None, "default") and build.runtime == "nodejs":
+        steps.append("if [ -f package.json ]; then npm prune && npm install; fi")
+    if build.flavor in (None, "composer") and build.runtime == "php":
+        steps.append("if [ -f composer.json ]; then composer --no-ansi --no-interaction install --no-progress "
+                     "--prefer-dist --optimize-autoloader; fi")
+    return "\n".join(steps) + "\n" if steps else ""
+
+
+def render_dockerfile(build: ImageBuild, base_ref: str, labels: dict[str, str]) -> str:
+    env = {"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "LANG": "C.UTF-8", **build.build_env}
+    template = Template((templates_dir() / "runtime" / "app.Dockerfile").read_text())
+    return template.substitute(
+        base_image=base_ref,
+        env=" \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in sorted(env.items())),
+        labels=" ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(labels.items())))
+
+
+def _pip_spec(name: str, constraint: str) -> str:
+    constraint = constraint.strip()
+    if constraint in ("*", ""):
+        return name
+    if constraint[0].isdigit():
+        return f"{name}=={constraint}"
+    return f"{name}{constraint}"
+
+
+def build_context(build: ImageBuild, project_root: Path, base_ref: str, labels: dict[str, str]) -> io.BytesIO:
+    """A tar of the app's source with `.orchestrator/` beside it: the Dockerfile, the build script, the
+    init, the dependency and build-hook scripts, and the host's extra CA certificates."""
+    app_root = (project_root / build.context).resolve()
+    runtime = templates_dir() / "runtime"
+    extra: dict[str, bytes] = {
+        ".orchestrator/Dockerfile": render_dockerfile(build, base_ref, labels).encode(),
+        ".orchestrator/build.sh": (runtime / "build.sh").read_bytes(),
+        ".orchestrator/orchestrator-init": (runtime / "orchestrator-init").read_bytes(),
+        ".orchestrator/sv": (runtime / "sv").read_bytes(),
+        ".orchestrator/orchestrator-cron": (runtime / "orchestrator-cron").read_bytes(),
+    }
+    dependencies = dependency_script(build)
+    if dependencies:
+        extra[".orchestrator/dependencies.sh"] = dependencies.encode()
+    if build.build_hook:
+        extra[".orchestrator/build-hook.sh"] = build.build_hook.encode()
+    if HOST_CA_DIR.is_dir():
+        for certificate in sorted(HOST_CA_DIR.glob("*.crt")):
+            extra[f".orchestrator/ca/{certificate.name}"] = certificate.read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in extra.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name.endswith((".sh", "init", "/sv", "-cron")) else 0o644
+            archive.addfile(info, io.BytesIO(data))
+        for rel, path in source.list_files(app_root):
+            if not rel.startswith(".orchestrator/"):
+                archive.add(str(path), arcname=rel, recursive=False)
+    buffer.seek(0)
+    return buffer
+
+
+def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, project_root: Path,
+                    reporter: Reporter, project: str, force: bool = False) -> str:
+    """The app's image id, building it only when its tag is missing or its base image changed."""
+    base = resolver.runtime_base(build.runtime, build.version, build.base_image)
+    base_id = engine.image_id(base.ref) or base.ref
+    existing = engine.image_id(build.image)
+    if existing and not force and engine.image_labels(build.image).get(BASE_LABEL) == base_id:
+        return existing
+    labels = {BASE_LABEL: base_id, "orchestrator.app": build.app, "orchestrator.project": project}
+    context = build_context(build, project_root, base.ref, labels)
+    with reporter.working(f"building image {build.image} for app {build.app} (from {base.ref})"):
+        return engine.build(context, build.image, None, reporter.detail, dockerfile=".orchestrator/Dockerfile")

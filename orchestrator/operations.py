@@ -1,0 +1,377 @@
+"""What each CLI command does, end to end: load -> plan -> images -> observe -> decide -> apply.
+
+These functions hold the sequence of a command; the decisions live in `controller.decide`, the
+engine calls in `engine`, and printing in `cli`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from orchestrator import source
+from orchestrator.catalog import templates_dir
+from orchestrator.config.model import Project
+from orchestrator.config.validate import load_project
+from orchestrator.controller import Action, Deployer, decide, observe, project_lock, run_parallel
+from orchestrator.engine import ContainerState, Engine
+from orchestrator.errors import OrchestratorError
+from orchestrator.gitinfo import current_branch
+from orchestrator.images import ImageResolver, build_app_image, load_image_map
+from orchestrator.plan import LABEL, Plan, environment_for, translate
+from orchestrator.progress import Reporter
+from orchestrator.state import credentials, forget_credentials
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which project and environment a command acts on."""
+
+    root: Path
+    layout: str = "auto"
+    project: str | None = None
+    environment: str | None = None
+    environment_type: str | None = None
+    domain: str | None = None
+
+
+def _templates_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted((templates_dir() / "runtime").iterdir()):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def make_plan(target: Target, with_sources: bool = True, stored_credentials: bool = True
+              ) -> tuple[Project, Plan, list]:
+    """Load, validate and translate. `stored_credentials=False` uses stand-in passwords derived from the
+    project name, for output that must be the same on every machine (the exported Compose files)."""
+    project, warnings = load_project(target.root, target.layout, target.project)
+    branch = target.environment or current_branch(target.root)
+    environment = environment_for(branch, target.domain, project.name, target.environment_type)
+    digests = None
+    if with_sources:
+        templates = _templates_digest()
+        digests = {app.name: hashlib.sha256((source.digest(target.root / app.source_root) + templates).encode())
+                   .hexdigest() for app in project.apps}
+    secrets = credentials(project) if stored_credentials else None
+    return project, translate(project, environment, secrets, source_digests=digests), warnings
+
+
+def project_name(target: Target) -> str:
+    """The project's name without reading sources (commands that only look at what runs)."""
+    if target.project:
+        return target.project
+    return load_project(target.root, target.layout)[0].name
+
+
+@dataclass
+class UpResult:
+    actions: list[Action]
+    plan: Plan
+    notes: list[str]
+    states: list[ContainerState]  # what runs once the deploy is done (empty for a dry run)
+
+
+def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_run: bool = False) -> UpResult:
+    project, plan, _ = make_plan(target)
+    engine = Engine()
+    services = {s.name: s for s in project.services}
+    with project_lock(plan.project, reporter.step):
+        observed = observe(engine.containers(plan.project))
+        if dry_run:
+            ids = {build.image: engine.image_id(build.image) for build in plan.images}
+            return UpResult(decide(plan, observed, ids), plan, [f"build image {b.image} for app {b.app}"
+                                                                for b in plan.images if not ids[b.image]], [])
+        resolver = ImageResolver(engine, reporter, load_image_map(images_file))
+        refs: dict[str, str] = {}
+        ids: dict[str, str | None] = {}
+        for spec in plan.instances:
+            if spec.role == "service" and spec.image not in refs:
+                service = services[spec.app]
+                resolved = resolver.service_image(service.type, service.version, spec.image)
+                refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
+        for build in plan.images:
+            ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
+            refs[build.image] = build.image
+        for note in resolver.notes:
+            reporter.step(f"note: {note}")
+        actions = decide(plan, observed, ids)
+        Deployer(engine, reporter.step).apply(plan, actions, refs)
+        return UpResult(actions, plan, resolver.notes, sorted(engine.containers(plan.project), key=_order))
+
+
+def prepare_images(target: Target, reporter: Reporter, images_file: str | None = None) -> list[str]:
+    """Resolve (and build where needed) every base and service image the project uses, ahead of `up`."""
+    project, plan, _ = make_plan(target, with_sources=False)
+    engine = Engine()
+    resolver = ImageResolver(engine, reporter, load_image_map(images_file))
+    done = []
+    for build in plan.images:
+        done.append(f"app {build.app}: base {resolver.runtime_base(build.runtime, build.version, build.base_image).ref}")
+    for service in project.services:
+        spec = next((s for s in plan.instances if s.name == service.name), None)
+        if spec is not None:
+            done.append(f"service {service.name}: {resolver.service_image(service.type, service.version, spec.image).ref}")
+    return done + [f"note: {n}" for n in resolver.notes]
+
+
+def containers(target: Target) -> tuple[Engine, list[ContainerState]]:
+    engine = Engine()
+    return engine, sorted(engine.containers(project_name(target)), key=_order)
+
+
+def _order(state: ContainerState) -> tuple:
+    role = state.labels.get(f"{LABEL}.role", "")
+    return ({"service": 0, "web": 1, "worker": 2}.get(role, 3), state.labels.get(f"{LABEL}.instance", ""))
+
+
+def select(states: list[ContainerState], app: str | None, worker: str | None) -> list[ContainerState]:
+    """The containers named by --app/--worker (all app and worker instances when neither is given)."""
+    apps = sorted({s.labels.get(f"{LABEL}.app", "") for s in states if s.labels.get(f"{LABEL}.role") == "web"})
+    if worker:
+        owner = app or (apps[0] if len(apps) == 1 else None)
+        if owner is None:
+            raise OrchestratorError(f"several apps ({', '.join(apps)}): say which with --app")
+        wanted = f"{owner}--{worker}"
+        chosen = [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
+        if not chosen:
+            known = sorted(s.labels.get(f"{LABEL}.instance", "").split("--", 1)[1] for s in states
+                           if s.labels.get(f"{LABEL}.role") == "worker" and s.labels.get(f"{LABEL}.app") == owner)
+            raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(known) or '(none)'}")
+        return chosen
+    if app:
+        chosen = [s for s in states if s.labels.get(f"{LABEL}.app") == app]
+        if not chosen:
+            raise OrchestratorError(f"no app or service {app}; running: {', '.join(apps) or '(nothing)'}")
+        return chosen
+    return states
+
+
+def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
+    engine = Engine()
+    name = project_name(target)
+    with project_lock(name, reporter.step):
+        states = engine.containers(name)
+        if states:
+            reporter.step(f"stopping {len(states)} container(s)")
+        _parallel(lambda s: (engine.stop(s.id, 15), engine.remove(s.id)), states)  # each removed as soon as it stops
+        for network in engine.networks(name):
+            engine.remove_network(network)
+        removed = 0
+        for volume in engine.volumes(name) if volumes else []:
+            engine.remove_volume(volume["name"])
+            removed += 1
+        if volumes:
+            forget_credentials(name)
+            reporter.step(f"removed {removed} volume(s) and the project's generated credentials")
+        return len(states)
+
+
+def _parallel(function: Callable, items: list) -> None:
+    errors = [e for e in run_parallel(function, items, limit=len(items)) if e]
+    if errors:
+        raise OrchestratorError(str(errors[0]))
+
+
+def stop(target: Target, app: str | None, worker: str | None) -> list[str]:
+    engine, states = containers(target)
+    chosen = select(states, app, worker)
+    _parallel(lambda s: engine.stop(s.id, 15), chosen)
+    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
+
+
+def start(target: Target, app: str | None, worker: str | None) -> list[str]:
+    engine, states = containers(target)
+    chosen = select(states, app, worker)
+    _parallel(lambda s: engine.start(s.id), chosen)
+    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
+
+
+def restart(target: Target, app: str | None, worker: str | None) -> list[str]:
+    engine, states = containers(target)
+    chosen = select(states, app, worker)
+    _parallel(lambda s: engine.stop(s.id, 15), chosen)
+    _parallel(lambda s: engine.start(s.id), chosen)
+    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
+
+
+def uptime(state: ContainerState, now: datetime | None = None) -> str:
+    if state.status != "running" or not state.started_at:
+        return "-"
+    started = datetime.fromisoformat(state.started_at[:26].rstrip("Z") + "+00:00")
+    seconds = max(0, int(((now or datetime.now(timezone.utc)) - started).total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60}s"
+    return f"{seconds}s"
+
+
+def last_exit_codes(engine: Engine, states: list[ContainerState]) -> dict[str, int]:
+    """The exit code of each instance's last run. The engine forgets it when the restart policy starts
+    the container again, so for a restarted app container it is read from what the init kept."""
+    codes = {}
+    for state in states:
+        code = state.exit_code
+        if state.status == "running" and state.restart_count and state.labels.get(f"{LABEL}.role") != "service":
+            status, output, _ = engine.exec(state.id, ["cat", "/run/orchestrator/last-exit"])
+            if status == 0 and output.strip().isdigit():
+                code = int(output.strip())
+        codes[state.id] = code
+    return codes
+
+
+def web_url(states: list[ContainerState]) -> list[tuple[str, str]]:
+    return [(s.labels.get(f"{LABEL}.instance", ""), f"http://127.0.0.1:{s.host_port}/")
+            for s in states if s.labels.get(f"{LABEL}.role") == "web" and s.host_port]
+
+
+def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, since: int | None,
+                emit: Callable[[str, str], None]) -> None:
+    """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once."""
+    def pump(state: ContainerState) -> None:
+        instance = state.labels.get(f"{LABEL}.instance", state.name)
+        buffer = b""
+        for chunk in engine.logs(state.id, follow=follow, since=since):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                emit(instance, line.decode("utf-8", "replace"))
+        if buffer:
+            emit(instance, buffer.decode("utf-8", "replace"))
+
+    threads = [threading.Thread(target=pump, args=(state,), daemon=True) for state in chosen]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        return
+
+
+def relationships(target: Target, app: str | None, worker: str | None, show_secrets: bool) -> dict[str, list[dict]]:
+    """The decoded PLATFORM_RELATIONSHIPS of one instance (the web instance unless --worker), passwords
+    masked unless asked for."""
+    import base64
+    import json
+    _, plan, _ = make_plan(target, with_sources=False)
+    webs = [s for s in plan.instances if s.role == "web"]
+    owner = app or (webs[0].app if len(webs) == 1 else None)
+    if owner is None:
+        raise OrchestratorError(f"several apps ({', '.join(s.app for s in webs)}): say which with --app")
+    if owner not in {s.app for s in webs}:
+        raise OrchestratorError(f"no app {owner}; apps: {', '.join(s.app for s in webs)}")
+    name = f"{owner}--{worker}" if worker else owner
+    spec = next((s for s in plan.instances if s.name == name), None)
+    if spec is None:
+        workers = [s.name.split("--", 1)[1] for s in plan.instances if s.role == "worker" and s.app == owner]
+        raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(workers) or '(none)'}")
+    decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
+    if not show_secrets:
+        for endpoints in decoded.values():
+            for endpoint in endpoints:
+                if endpoint.get("password"):
+                    endpoint["password"] = "********"
+    return decoded
+
+
+LOGIN_SHELL = ("cd /app 2>/dev/null; if [ -f /app/.environment ]; then . /app/.environment; fi; "
+               "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi")
+
+
+def instance_container(target: Target, app: str | None, worker: str | None) -> ContainerState:
+    """The running container of the named app's web instance or worker; errors list what exists."""
+    _, states = containers(target)
+    webs = sorted({s.labels.get(f"{LABEL}.app", "") for s in states if s.labels.get(f"{LABEL}.role") == "web"})
+    if not webs:
+        raise OrchestratorError("nothing runs for this project; run `orchestrator up` first")
+    owner = app or (webs[0] if len(webs) == 1 else None)
+    if owner is None:
+        raise OrchestratorError(f"several apps: {', '.join(webs)}; say which with --app")
+    if owner not in webs:
+        raise OrchestratorError(f"no app {owner}; apps: {', '.join(webs)}")
+    wanted = f"{owner}--{worker}" if worker else owner
+    chosen = [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
+    if not chosen:
+        workers = sorted(s.labels[f"{LABEL}.instance"].split("--", 1)[1] for s in states
+                         if s.labels.get(f"{LABEL}.role") == "worker" and s.labels.get(f"{LABEL}.app") == owner)
+        raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(workers) or '(none)'}")
+    if chosen[0].status != "running":
+        raise OrchestratorError(f"{wanted} is {chosen[0].status}; `orchestrator start` it first")
+    return chosen[0]
+
+
+def run_command(target: Target, app: str | None, worker: str | None, command: list[str],
+                on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None]) -> int:
+    state = instance_container(target, app, worker)
+    return Engine().exec_stream(state.id, command, on_stdout, on_stderr)
+
+
+@dataclass(frozen=True)
+class CronInfo:
+    app: str
+    name: str
+    spec: str
+    runs_as: str
+    next_run: str
+    last_run: str
+
+
+def cron_list(target: Target) -> list[CronInfo]:
+    from orchestrator.crons import next_run, normalise
+    project, _, _ = make_plan(target, with_sources=False)
+    engine, states = containers(target)
+    running = {s.labels.get(f"{LABEL}.app"): s for s in states
+               if s.labels.get(f"{LABEL}.role") == "web" and s.status == "running"}
+    now = datetime.now(timezone.utc)
+    result = []
+    for app in project.apps:
+        for cron in app.crons:
+            last = "-"
+            state = running.get(app.name)
+            if state is not None:
+                code, out, _ = engine.exec(state.id, ["cat", f"/run/orchestrator/cron/{cron.name}.last"])
+                if code == 0:
+                    when, _, status = out.decode().strip().partition(" ")
+                    last = f"{when} (exit {status})"
+            upcoming = next_run(cron, app, now)
+            result.append(CronInfo(app.name, cron.name, cron.spec, normalise(cron.spec, f"{app.name}:{cron.name}"),
+                                   upcoming.strftime("%Y-%m-%dT%H:%M:%SZ") if upcoming else "-", last))
+    return result
+
+
+def cron_run(target: Target, app: str | None, name: str, on_stdout: Callable[[bytes], None],
+             on_stderr: Callable[[bytes], None]) -> int:
+    state = instance_container(target, app, None)
+    project, _ = load_project(target.root, target.layout, target.project)
+    owner = state.labels.get(f"{LABEL}.app")
+    known = [cron.name for a in project.apps if a.name == owner for cron in a.crons]
+    if name not in known:
+        raise OrchestratorError(f"no cron {name}; crons: {', '.join(known) or '(none)'}")
+    return Engine().exec_stream(state.id, ["orchestrator-cron", "run", name], on_stdout, on_stderr)
+
+
+def compose_export(target: Target, output: Path | None, endpoint_mode: str):
+    """The project as a Compose export whose relative paths suit a file written to `output`."""
+    from orchestrator.export import compose as exporter
+    _, plan, _ = make_plan(target, stored_credentials=False)
+    where = output.parent if output else Path.cwd()
+    return exporter.export(plan, target.root, where, output.stem if output else plan.project, endpoint_mode)
+
+
+def compose(target: Target, output: Path | None, endpoint_mode: str) -> tuple[str, list[Path]]:
+    """The Compose YAML (stdout), or the file and the Dockerfiles it builds from, written."""
+    from orchestrator.export import compose as exporter
+    result = compose_export(target, output, endpoint_mode)
+    if output is None:
+        return result.yaml(), []
+    return "", exporter.write(result, output)

@@ -1,0 +1,420 @@
+"""`translate(project, environment) -> Plan`: the whole deployment as plain data, with no engine involved.
+
+One image per app (web and every worker run it, each with its own command, env, mounts and limits),
+one container spec per instance and per service, the networks that make relationships the only way
+to reach a service, and the volumes behind mounts. Pure and deterministic: the same project and
+environment give byte-identical `Plan.to_json()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from orchestrator import names
+from orchestrator.catalog import limits, runtime_types, service_types
+from orchestrator.crons import crons_env
+from orchestrator.errors import OrchestratorError
+from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
+from orchestrator.platform_routes import routes_json
+from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
+                                         service_env)
+
+APP_DIR = "/app"
+STOP_TIMEOUT = 15
+RESTART_POLICY = "unless-stopped"
+STOP_SIGNAL = "SIGTERM"
+UNIX_SOCKET = "/run/app.sock"
+LABEL = "orchestrator"
+PRODUCTION_BRANCHES = ("main", "master", "production")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Which environment is being deployed: the git branch, its type and the default route domain."""
+
+    name: str
+    type: str = "development"
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    app: str
+    image: str
+    context: str  # the app's source root, relative to the project root
+    runtime: str
+    version: str
+    base_image: str | None
+    build_hook: str | None
+    flavor: str | None
+    dependencies: dict[str, dict[str, str]]
+    stack_packages: tuple[str, ...]
+    build_env: dict[str, str]
+    tree_id: str
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    internal: bool
+    purpose: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    name: str
+    scope: str  # instance | app | service
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    target: str
+    source: str  # the platform's mount source (local, instance, tmp, storage, service) or "data"
+    volume: str | None  # None: an anonymous volume that lives and dies with the container (tmp)
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    network: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    container_port: int
+    host_ip: str = "127.0.0.1"
+    host_port: int | None = None  # None: the engine picks a free port
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str  # instance name: "app" (web), "app--queue" (worker), "mariadb" (service)
+    container: str  # engine container name
+    app: str
+    role: str  # web | worker | service
+    image: str
+    command: str | None
+    env: dict[str, str]
+    mounts: tuple[MountSpec, ...]
+    networks: tuple[NetworkAttachment, ...]
+    cpus: float
+    memory_mb: int
+    ports: tuple[PortSpec, ...] = ()
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    relationships: tuple[str, ...] = ()
+    size: str = "AUTO"
+    healthcheck: dict[str, Any] | None = None
+    hooks: dict[str, str] = field(default_factory=dict)  # web only: deploy and post_deploy
+    restart: str = RESTART_POLICY
+    stop_signal: str = STOP_SIGNAL
+    stop_timeout: int = STOP_TIMEOUT
+    labels: dict[str, str] = field(default_factory=dict)
+    config_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    environment: Environment
+    images: tuple[ImageBuild, ...]
+    networks: tuple[NetworkSpec, ...]
+    volumes: tuple[VolumeSpec, ...]
+    instances: tuple[ContainerSpec, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public JSON contract (see the README): instances first-class, everything else alongside."""
+        instances = []
+        for spec in self.instances:
+            item = asdict(spec)
+            item["networks"] = [a.network for a in spec.networks]
+            item["aliases"] = {a.network: list(a.aliases) for a in spec.networks if a.aliases}
+            instances.append(item)
+        return {
+            "project": self.project,
+            "environment": asdict(self.environment),
+            "instances": instances,
+            "images": [asdict(i) for i in self.images],
+            "networks": [asdict(n) for n in self.networks],
+            "volumes": [asdict(v) for v in self.volumes],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+    def instance(self, name: str) -> ContainerSpec:
+        return next(spec for spec in self.instances if spec.name == name)
+
+
+def _digest(value: Any, length: int = 40) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:length]
+
+
+def _labels(project: str, app: str, instance: str, role: str) -> dict[str, str]:
+    return {f"{LABEL}.project": project, f"{LABEL}.app": app, f"{LABEL}.instance": instance, f"{LABEL}.role": role}
+
+
+def _env_value(value: Any) -> str:
+    """An `env:` variable as the platform exports it: strings as written, everything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _Builder:
+    """Accumulates networks and volumes (deduplicated, in first-use order) while instances are translated."""
+
+    project: Project
+    environment: Environment
+    credentials: Credentials
+    networks: dict[str, NetworkSpec] = field(default_factory=dict)
+    volumes: dict[str, VolumeSpec] = field(default_factory=dict)
+
+    @property
+    def p(self) -> str:
+        return self.project.name
+
+    def network(self, name: str, internal: bool, purpose: str) -> str:
+        self.networks.setdefault(name, NetworkSpec(name, internal, purpose, {f"{LABEL}.project": self.p}))
+        return name
+
+    def volume(self, name: str, scope: str, labels: dict[str, str]) -> str:
+        self.volumes.setdefault(name, VolumeSpec(name, scope, {**labels, f"{LABEL}.volume-scope": scope}))
+        return name
+
+    def egress_network(self) -> str:
+        return self.network(names.join(self.p, "egress"), False, "outbound traffic and published ports of apps")
+
+    def service_network(self, service: str) -> str:
+        return self.network(names.join(self.p, "svc", names.safe(service)), True, f"reach service {service}")
+
+    def app_network(self, app: str) -> str:
+        return self.network(names.join(self.p, "app", names.safe(app)), True, f"reach app {app} over http")
+
+
+def _mount_specs(b: _Builder, app: App, instance: str, mounts: Iterable[Mount]) -> tuple[MountSpec, ...]:
+    result = []
+    for mount in sorted(mounts, key=lambda m: m.path):
+        source_path = names.safe(mount.source_path or "root", 40)
+        labels = _labels(b.p, app.name, instance, "mount")
+        if mount.source in ("local", "instance"):
+            volume = b.volume(names.join(b.p, names.safe(instance), source_path), "instance", labels)
+        elif mount.source == "tmp":
+            volume = None  # an anonymous volume of the container: every new container (a redeploy) starts empty
+        elif mount.source == "storage":
+            owner = mount.service or app.name
+            volume = b.volume(names.join(b.p, names.safe(owner), "storage", source_path), "app",
+                              _labels(b.p, owner, owner, "mount"))
+        else:  # service: a network-storage service shared by every instance that names it
+            owner = mount.service or ""
+            volume = b.volume(names.join(b.p, names.safe(owner), source_path), "service",
+                              _labels(b.p, owner, owner, "mount"))
+        result.append(MountSpec(f"{APP_DIR}/{mount.path}", mount.source, volume))
+    return tuple(result)
+
+
+def _relationship_networks(b: _Builder, relationships: tuple[Relationship, ...]) -> list[NetworkAttachment]:
+    attachments = []
+    service_names = {s.name for s in b.project.services}
+    for rel in relationships:
+        network = b.service_network(rel.service) if rel.service in service_names else b.app_network(rel.service)
+        attachments.append(NetworkAttachment(network))
+    return attachments
+
+
+def _application_json(app: App, worker: str | None) -> dict[str, Any]:
+    """The app's config for PLATFORM_APPLICATION. `workers` keeps only the instance's own worker (its
+    mounts), so adding, changing or removing one worker leaves every other instance's environment alone."""
+    raw = dict(app.raw)
+    workers = raw.pop("workers", None)
+    if worker is not None and isinstance(workers, dict) and isinstance(workers.get(worker), dict):
+        raw["workers"] = {worker: {"mounts": workers[worker].get("mounts", {})}}
+    return raw
+
+
+def _platform_variables(variables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {f"{prefix}:{key}": value for prefix, entries in variables.items() if prefix != "env"
+            for key, value in entries.items()}
+
+
+def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
+                  settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
+    services = {s.name: s for s in b.project.services}
+    apps = {a.name: a for a in b.project.apps}
+    rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
+    env: dict[str, str] = dict(relationship_env(rels))
+    env.update({name: _env_value(value) for name, value in settings.variables.get("env", {}).items()})
+    env.update({
+        "PLATFORM_APPLICATION_NAME": app.name,
+        "PLATFORM_APP_DIR": APP_DIR,
+        "PLATFORM_APPLICATION": encode(_application_json(app, instance.split("--", 1)[1] if role == "worker" else None)),
+        "PLATFORM_BRANCH": b.environment.name,
+        "PLATFORM_ENVIRONMENT": b.environment.name,
+        "PLATFORM_ENVIRONMENT_TYPE": b.environment.type,
+        "PLATFORM_PROJECT": b.p,
+        "PLATFORM_PROJECT_ENTROPY": hashlib.sha224(f"orchestrator:{b.p}".encode()).hexdigest(),
+        "PLATFORM_TREE_ID": image.tree_id,
+        "PLATFORM_RELATIONSHIPS": encode(rels),
+        "PLATFORM_VARIABLES": encode(_platform_variables(settings.variables)),
+        "PLATFORM_ROUTES": encode(routes_json(b.project.routes, b.environment.domain)),
+        "PLATFORM_SMTP_HOST": "",
+        "PLATFORM_APP_COMMAND": command or "",
+        "PLATFORM_PRE_APP_COMMAND": pre_start or "",
+        "PLATFORM_POST_APP_COMMAND": post_start or "",
+    })
+    root_location = next((loc for loc in app.web.locations if loc.path == "/"), None)
+    env["PLATFORM_DOCUMENT_ROOT"] = f"{APP_DIR}/{root_location.root.strip('/')}".rstrip("/") \
+        if root_location and root_location.root else APP_DIR
+    ports: tuple[PortSpec, ...] = ()
+    networks = [NetworkAttachment(b.egress_network())] + _relationship_networks(b, settings.relationships)
+    hooks: dict[str, str] = {}
+    if role == "web":
+        env.update(crons_env(app))
+        hooks = {name: text for name, text in (("deploy", app.hooks.deploy), ("post_deploy", app.hooks.post_deploy))
+                 if text}
+        if app.web.socket_family == "unix":
+            env["SOCKET"] = UNIX_SOCKET
+        else:
+            env["PORT"] = str(APP_PORT)
+            ports = (PortSpec(APP_PORT),)
+    env = dict(sorted(env.items()))
+    profile = settings.container_profile or runtime_types()[app.runtime.name].profile
+    if app.runtime.composable:
+        profile = settings.container_profile or "HIGH_CPU"
+    cpus, memory = limits(settings.size, profile,
+                          settings.resources.base_memory if settings.resources else None,
+                          settings.resources.memory_ratio if settings.resources else None)
+    return ContainerSpec(
+        name=instance, container=names.join(b.p, names.safe(instance)), app=app.name, role=role,
+        image=image.image, command=command, env=env, mounts=_mount_specs(b, app, instance, settings.mounts),
+        networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
+        extra_hosts=dict(sorted(settings.additional_hosts.items())),
+        relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
+        size=settings.size or "AUTO", hooks=hooks,
+        labels={**_labels(b.p, app.name, instance, role), f"{LABEL}.size": settings.size or "AUTO"})
+
+
+def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
+    runtime = runtime_types().get(app.runtime.name)
+    base = runtime.image_for(app.runtime.version) if runtime else None
+    inputs = {"runtime": app.runtime.name, "version": app.runtime.version, "stack": app.runtime.stack_runtimes,
+              "packages": app.runtime.stack_packages, "flavor": app.build_flavor, "dependencies": app.dependencies,
+              "build": app.hooks.build, "root": app.source_root, "options": app.runtime_options,
+              "source": source_digest}
+    tree_id = _digest(inputs)
+    build_env = {"PLATFORM_APPLICATION_NAME": app.name, "PLATFORM_APP_DIR": APP_DIR, "PLATFORM_PROJECT": project.name,
+                 "PLATFORM_TREE_ID": tree_id, "PLATFORM_CACHE_DIR": "/tmp/cache", "PLATFORM_OUTPUT_DIR": APP_DIR,
+                 "CI": "true", **{name: _env_value(value) for name, value in app.settings.variables.get("env", {}).items()}}
+    return ImageBuild(app=app.name, image=f"orchestrator/{project.name}-{names.safe(app.name)}:{tree_id[:12]}",
+                      context=app.source_root or ".", runtime=app.runtime.name, version=app.runtime.version,
+                      base_image=base, build_hook=app.hooks.build, flavor=app.build_flavor,
+                      dependencies=app.dependencies, stack_packages=app.runtime.stack_packages,
+                      build_env=dict(sorted(build_env.items())), tree_id=tree_id)
+
+
+def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]]) -> ContainerSpec | None:
+    catalog = service_types()[service.type]
+    if catalog.image is None:  # network-storage: only a shared volume
+        return None
+    mounts: tuple[MountSpec, ...] = ()
+    if catalog.data_path and catalog.disk != "none":
+        volume = b.volume(names.join(b.p, names.safe(service.name), "data"), "service",
+                          _labels(b.p, service.name, service.name, "service"))
+        mounts = (MountSpec(catalog.data_path, "data", volume),)
+    networks = [NetworkAttachment(b.service_network(service.name),
+                                  tuple(sorted(f"{alias}.internal" for alias in aliases.get(service.name, ()))))]
+    networks += _relationship_networks(b, service.relationships)
+    cpus, memory = limits(service.size, service.container_profile or catalog.profile)
+    return ContainerSpec(
+        name=service.name, container=names.join(b.p, names.safe(service.name)), app=service.name, role="service",
+        image=catalog.image_for(service.version) or "", command=None,
+        env=dict(sorted(service_env(service, b.p, b.credentials).items())), mounts=mounts, networks=tuple(networks),
+        cpus=cpus, memory_mb=memory, size=service.size or "AUTO", stop_signal=catalog.stop_signal,
+        healthcheck={"test": catalog.healthcheck, "interval": 1, "timeout": 5, "retries": 3, "start_period": 120}
+        if catalog.healthcheck else None,
+        relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'http'}" for r in service.relationships),
+        labels={**_labels(b.p, service.name, service.name, "service"), f"{LABEL}.size": service.size or "AUTO"})
+
+
+def _aliases(project: Project) -> dict[str, set[str]]:
+    """Relationship names each service or app is reached by: its host names on its own network."""
+    aliases: dict[str, set[str]] = {}
+    for app in project.apps:
+        for settings in [app.settings, app.web.settings] + [w.settings for w in app.workers]:
+            for rel in settings.relationships:
+                aliases.setdefault(rel.service, set()).add(rel.name)
+    for service in project.services:
+        for rel in service.relationships:
+            aliases.setdefault(rel.service, set()).add(rel.name)
+    return aliases
+
+
+def _with_hash(spec: ContainerSpec) -> ContainerSpec:
+    """Seal a spec with the hash of everything that would need a new container if it changed."""
+    content = asdict(spec)
+    content.pop("labels")
+    content.pop("config_hash")
+    config_hash = _digest(content, 16)
+    labels = {**spec.labels, f"{LABEL}.config-hash": config_hash}
+    return ContainerSpec(**{**spec.__dict__, "labels": labels, "config_hash": config_hash})
+
+
+def _refuse_name_clashes(specs: list[ContainerSpec]) -> None:
+    seen: dict[str, str] = {}
+    for spec in specs:
+        for key in (spec.name, spec.container):
+            if key in seen and seen[key] != spec.role + spec.app:
+                raise OrchestratorError(f"instance '{spec.name}' ({spec.role}) would share the engine name '{key}' "
+                                        "with another instance; rename the service or worker")
+            seen[key] = spec.role + spec.app
+
+
+def environment_for(branch: str, domain: str | None, project: str, env_type: str | None = None) -> Environment:
+    kind = env_type or ("production" if branch in PRODUCTION_BRANCHES else "development")
+    return Environment(branch, kind, domain or f"{project}.localhost")
+
+
+def translate(project: Project, environment: Environment | str, credentials: Credentials | None = None,
+              source_digests: dict[str, str] | None = None) -> Plan:
+    """The Plan for `project` deployed as `environment` (a branch name, or an Environment).
+
+    `source_digests` (app name -> digest of its build inputs on disk) makes each image tag change
+    exactly when the app's source does; without it the tag follows the config alone.
+    """
+    env = environment if isinstance(environment, Environment) else environment_for(environment, None, project.name,
+                                                                                   "development")
+    b = _Builder(project, env, credentials or {})
+    images = tuple(_image_build(project, app, (source_digests or {}).get(app.name, "")) for app in project.apps)
+    image_of = {image.app: image for image in images}
+    aliases = _aliases(project)
+    specs: list[ContainerSpec] = []
+    for service in project.services:
+        spec = _service_instance(b, service, aliases)
+        if spec is not None:
+            specs.append(spec)
+    for app in project.apps:
+        image = image_of[app.name]
+        command = app.web.start
+        if command is None and app.runtime.name == "php":
+            command = "start-php-app"
+        web = _app_instance(b, app, image, "web", app.name, command, app.web.settings, app.web.pre_start,
+                            app.web.post_start)
+        if app.name in aliases:  # other apps reach this one over http
+            web = ContainerSpec(**{**web.__dict__, "networks": web.networks + (NetworkAttachment(
+                b.app_network(app.name), tuple(sorted(f"{a}.internal" for a in aliases[app.name]))),)})
+        specs.append(web)
+        for worker in app.workers:
+            specs.append(_app_instance(b, app, image, "worker", f"{app.name}--{worker.name}", worker.start,
+                                       worker.settings, worker.pre_start, worker.post_start))
+    _refuse_name_clashes(specs)
+    specs = [_with_hash(spec) for spec in specs]
+    return Plan(project=project.name, environment=env, images=images,
+                networks=tuple(sorted(b.networks.values(), key=lambda n: n.name)),
+                volumes=tuple(sorted(b.volumes.values(), key=lambda v: v.name)), instances=tuple(specs))

@@ -1,0 +1,37 @@
+"""Plain-text rendering of a Plan for people: one aligned table, no colour, no dependencies."""
+
+from __future__ import annotations
+
+from orchestrator.plan import Plan
+
+
+def _short(text: str | None, width: int) -> str:
+    if not text:
+        return "-"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) > width or "\n" in text.strip():
+        return first[: width - 1] + "…"
+    return first
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plan_table(plan: Plan) -> str:
+    rows = []
+    for spec in plan.instances:
+        mounts = ", ".join(f"{m.target}({m.source})" for m in spec.mounts) or "-"
+        rels = ", ".join(r.split(" -> ")[0] for r in spec.relationships) or "-"
+        rows.append([spec.name, spec.role, spec.image, _short(spec.command, 40),
+                     f"{spec.size} -> {spec.cpus:g} CPU / {spec.memory_mb} MB", mounts, rels])
+    out = [f"project {plan.project}, environment {plan.environment.name} ({plan.environment.type})\n\n",
+           table(["INSTANCE", "ROLE", "IMAGE", "COMMAND", "SIZE", "MOUNTS", "RELATIONSHIPS"], rows)]
+    out.append("\n" + table(["IMAGE (built once per app)", "APP", "FROM", "CONTEXT"],
+                            [[i.image, i.app, i.base_image or "(local stand-in)", i.context] for i in plan.images]))
+    out.append("\n" + table(["NETWORK", "INTERNAL", "PURPOSE"],
+                            [[n.name, "yes" if n.internal else "no", n.purpose] for n in plan.networks]))
+    return "".join(out)

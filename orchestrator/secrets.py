@@ -1,0 +1,54 @@
+"""Masking of secrets in what the tool prints: passwords live in containers, never in `plan` output.
+
+The masked plan keeps its shape: `PLATFORM_RELATIONSHIPS` stays decodable base64 JSON with each
+password replaced, so a masked plan is still a faithful picture of everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import replace
+
+from orchestrator.plan import ContainerSpec, Plan
+from orchestrator.relationships import encode
+
+MASK = "********"
+SECRET_NAME = re.compile(r"(?<!RANDOM_ROOT_)(PASSWORD|PASS|SECRET|TOKEN|_KEY)$")
+URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+SQL_PASSWORD = re.compile(r"((?:IDENTIFIED BY|PASSWORD) )'(?:[^'\\]|\\.|'')*'")
+
+
+def _mask_relationships(value: str) -> str:
+    try:
+        decoded = json.loads(base64.b64decode(value))
+    except ValueError:
+        return MASK
+    for endpoints in decoded.values():
+        for endpoint in endpoints:
+            if endpoint.get("password"):
+                endpoint["password"] = MASK
+            if isinstance(endpoint.get("query"), dict) and endpoint["query"].get("api_token"):
+                endpoint["query"]["api_token"] = MASK
+    return encode(decoded)
+
+
+def mask_env(env: dict[str, str]) -> dict[str, str]:
+    masked = {}
+    for name, value in env.items():
+        if name == "PLATFORM_RELATIONSHIPS":
+            masked[name] = _mask_relationships(value)
+        elif SECRET_NAME.search(name) and value:
+            masked[name] = MASK
+        elif name == "ORCHESTRATOR_INIT_SQL":
+            masked[name] = SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", value)
+        else:
+            masked[name] = URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", value)
+    return masked
+
+
+def mask_plan(plan: Plan) -> Plan:
+    def masked(spec: ContainerSpec) -> ContainerSpec:
+        return replace(spec, env=mask_env(spec.env))
+    return replace(plan, instances=tuple(masked(spec) for spec in plan.instances))

@@ -1,0 +1,1 @@
+../lifecycle/trapper.py

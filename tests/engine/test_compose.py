@@ -1,0 +1,138 @@
+"""The exported Compose file, run by docker-compose on the real engine, gives the same instances, env,
+limits and mounts as the plan `orchestrator up` applies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import re
+import subprocess
+import uuid
+
+import pytest
+
+from orchestrator.export.compose import image_variable
+from orchestrator.operations import Target, make_plan
+
+from tests.conftest import EXAMPLES, REPO
+
+pytestmark = pytest.mark.engine
+
+
+def stand_ins(prepared: str) -> dict[str, str]:
+    """Compose variables that point the file's official images at this machine's local stand-ins."""
+    _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+    env = {}
+    for line in prepared.splitlines():
+        match = re.match(r"^(app|service) (\S+): (?:base )?(\S+)$", line)
+        if not match:
+            continue
+        kind, name, ref = match.groups()
+        if kind == "app":
+            official = next(b.base_image for b in plan.images if b.app == name)
+        else:
+            official = plan.instance(name).image
+        env[image_variable(official)[2:].split(":-")[0]] = ref
+    return env
+
+
+def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prepared_images):
+    name = f"otc{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, **stand_ins(prepared_images)}
+    compose = ["docker-compose", "-f", str(REPO / "compose" / "workers.yml"), "-p", name]
+    try:
+        result = subprocess.run([*compose, "up", "-d"], env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+        running = {c.labels["com.docker.compose.service"]: c
+                   for c in engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.compose.project={name}"})}
+        _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+        assert set(running) == {spec.name for spec in plan.instances}
+        for spec in plan.instances:
+            container = running[spec.name]
+            attrs = container.attrs
+            env_inside = dict(item.split("=", 1) for item in attrs["Config"]["Env"])
+            assert {k: env_inside.get(k) for k in spec.env} == spec.env, spec.name
+            host = attrs["HostConfig"]
+            assert (host["NanoCpus"], host["Memory"]) == (int(spec.cpus * 1e9), spec.memory_mb * 1024 * 1024)
+            assert host["RestartPolicy"]["Name"] == "unless-stopped" and host["Init"] is True
+            assert attrs["Config"]["StopTimeout"] == 15
+            assert sorted(m["Destination"] for m in attrs["Mounts"]) == sorted(m.target for m in spec.mounts)
+        queue_env = dict(item.split("=", 1) for item in running["app--queue"].attrs["Config"]["Env"])
+        assert queue_env["TYPE"] == "worker"
+        assert running["app"].attrs["Image"] == running["app--queue"].attrs["Image"]
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "15"], env=env, capture_output=True, timeout=300)
+
+
+def _wait(predicate, timeout: float) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def test_docker_stack_deploy_runs_the_exported_file_on_a_single_node_swarm(engine, prepared_images):
+    if engine.info().get("Swarm", {}).get("LocalNodeState") == "active":
+        pytest.skip("this engine already belongs to a swarm; the test only uses a swarm it makes itself")
+    joined = subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], capture_output=True,
+                            text=True, timeout=60)
+    assert joined.returncode == 0, f"the engine refused a swarm: {joined.stderr}"
+    stack = f"ots{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, **stand_ins(prepared_images)}
+    try:
+        subprocess.run(["docker-compose", "-f", str(REPO / "compose" / "workers.yml"), "build"], env=env,
+                       capture_output=True, timeout=900, check=True)
+        deployed = subprocess.run(["docker", "stack", "deploy", "-c", str(REPO / "compose" / "workers.yml"), stack],
+                                  env=env, capture_output=True, text=True, timeout=120)
+        assert deployed.returncode == 0, deployed.stderr
+
+        def tasks():
+            return {c.labels["com.docker.swarm.service.name"][len(stack) + 1:]: c
+                    for c in engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.stack.namespace={stack}"})}
+
+        assert _wait(lambda: set(tasks()) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq"}, 120), tasks()
+        _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+        for name, container in tasks().items():
+            spec = plan.instance(name)
+            host = container.attrs["HostConfig"]
+            assert (host["NanoCpus"], host["Memory"]) == (int(spec.cpus * 1e9), spec.memory_mb * 1024 * 1024), name
+            service = engine.services.get(f"{stack}_{name}")
+            assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 15_000_000_000
+        probe = ("import socket\ntry:\n    socket.create_connection(('database.internal', 3306), 3); print('reached')\n"
+                 "except OSError as error:\n    print('unreachable')\n")
+        assert _wait(lambda: tasks()["app--queue"].exec_run(["python3", "-c", probe]).output.strip() == b"reached", 60)
+        assert tasks()["app--mail"].exec_run(["python3", "-c", probe]).output.strip() == b"unreachable"
+    finally:
+        subprocess.run(["docker", "stack", "rm", stack], capture_output=True, timeout=120)
+        _wait(lambda: not engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.stack.namespace={stack}"}), 90)
+        _wait(lambda: not engine.networks.list(filters={"label": f"com.docker.stack.namespace={stack}"}), 60)
+        subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True, timeout=60)
+        _wait(lambda: _remove_volumes(engine, stack), 60)  # `docker stack rm` leaves the stack's volumes behind
+        for network in engine.networks.list(names=["docker_gwbridge"]):
+            try:
+                network.remove()
+            except Exception:  # still in use by something that is not ours: leave it
+                pass
+
+
+def _remove_volumes(engine, stack: str) -> bool:
+    """Remove what is left of the stack's volumes; True once none is left (a task may still hold one)."""
+    left = engine.volumes.list(filters={"label": f"com.docker.stack.namespace={stack}"})
+    for volume in left:
+        try:
+            volume.remove(force=True)
+        except Exception:
+            pass
+    return not engine.volumes.list(filters={"label": f"com.docker.stack.namespace={stack}"})
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "compose").glob("*.yml")))
+def test_docker_compose_accepts_every_exported_file(name):
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+    result = subprocess.run(["docker-compose", "-f", str(REPO / "compose" / f"{name}.yml"), "config", "-q"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,274 @@
+"""Faults injected for real: processes and containers killed, deploys interrupted with SIGKILL at each
+step, two deploys at once, an unreachable engine. After each: the planned set runs, nothing is
+duplicated, and the data in every persistent mount is still there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import docker.errors
+import pytest
+
+from tests.conftest import REPO
+from tests.engine.conftest import PROJECTS, wait_for
+
+pytestmark = pytest.mark.engine
+FAULTS = {"injected": 0}
+
+
+@pytest.fixture(scope="module")
+def faults(deploy):
+    deployment = deploy(PROJECTS / "faults")
+    deployment.ok("up")
+    assert wait_for(lambda: lines(deployment, "data") > 2)
+    return deployment
+
+
+def lines(deployment, mount: str) -> int:
+    try:
+        code, output = deployment.container("app--writer").exec_run(["cat", f"/app/{mount}/writer.log"])
+    except (AssertionError, docker.errors.APIError):  # not there, or being restarted right now
+        return 0
+    return output.decode().count("\n") if code == 0 else 0
+
+
+def converged(deployment) -> None:
+    """Exactly the planned instances, each once, under its own name, running."""
+    containers = deployment.engine.containers.list(ignore_removed=True, all=True, filters={"label": f"orchestrator.project={deployment.name}"})
+    names = sorted(c.name for c in containers)
+    assert names == sorted(f"{deployment.name}-{i}" for i in ("app", "app--writer", "app--crasher")), names
+    for container in containers:
+        if container.labels["orchestrator.instance"] != "app--crasher":
+            assert container.status == "running", (container.name, container.status)
+
+
+def test_workers_and_services_publish_nothing_web_only_on_loopback_and_no_extra_privileges(faults):
+    for name, container in faults.containers().items():
+        host = container.attrs["HostConfig"]
+        bindings = {k: v for k, v in (host.get("PortBindings") or {}).items() if v}
+        if name == "app":
+            assert [b["HostIp"] for v in bindings.values() for b in v] == ["127.0.0.1"]
+        else:
+            assert bindings == {}, name
+        assert not host.get("CapAdd") and not host.get("Privileged"), name
+        assert "no-new-privileges" in (host.get("SecurityOpt") or []), name
+        sources = [m.get("Source", "") for m in container.attrs["Mounts"]]
+        assert not any("docker.sock" in s for s in sources), name
+
+
+def test_a_crash_looping_worker_shows_in_ps_and_disturbs_nothing(faults):
+    others = {n: c.attrs["State"]["StartedAt"] for n, c in faults.containers().items() if n != "app--crasher"}
+    assert wait_for(lambda: faults.container("app--crasher").attrs["RestartCount"] >= 3, 60)
+    row = next(line.split() for line in faults.ok("ps").stdout.splitlines() if line.startswith("app--crasher"))
+    assert int(row[3]) >= 3 and row[4] == "1"  # restarts, last exit code
+    assert row[2] in ("restarting", "running")
+    assert {n: c.attrs["State"]["StartedAt"] for n, c in faults.containers().items() if n != "app--crasher"} == others
+
+
+def test_kill_9_of_a_workers_processes_is_recovered_by_the_restart_policy(faults):
+    before = lines(faults, "data")
+    writer = faults.container("app--writer")
+    restarts = writer.attrs["RestartCount"]
+    writer.exec_run(["sh", "-c", "kill -s KILL -- -$(cat /run/orchestrator/app.pid)"])
+    FAULTS["injected"] += 1
+    assert wait_for(lambda: faults.container("app--writer").attrs["RestartCount"] == restarts + 1, 30)
+    assert wait_for(lambda: lines(faults, "data") > before, 30)
+
+
+def test_kill_9_of_a_workers_container_is_recovered_by_the_restart_policy(faults):
+    before = lines(faults, "data")
+    writer = faults.container("app--writer")
+    restarts = writer.attrs["RestartCount"]
+    os.kill(writer.attrs["State"]["Pid"], signal.SIGKILL)  # the container's PID 1, from the host
+    FAULTS["injected"] += 1
+    assert wait_for(lambda: faults.container("app--writer").attrs["RestartCount"] == restarts + 1, 30)
+    assert wait_for(lambda: lines(faults, "data") > before, 30)
+    converged(faults)
+
+
+def _kill_up_when(deployment, condition, label: str) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(deployment.dir), "--project",
+                                deployment.name], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    reached = {"step": False}
+
+    def check() -> bool:
+        reached["step"] = condition()
+        return reached["step"] or process.poll() is not None
+
+    wait_for(check, 300, step=0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    FAULTS["injected"] += 1
+    assert reached["step"], f"{label}: the deploy ended before it got there"
+
+
+def _status(engine, container_id: str) -> str:
+    """A container's status; one that is already removed counts as stopped."""
+    try:
+        return engine.containers.get(container_id).status
+    except docker.errors.NotFound:
+        return "removed"
+
+
+@pytest.mark.parametrize("step", ["after the build", "after stopping old instances", "mid-start"])
+def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
+    data_before = lines(faults, "data")
+    shared_before = lines(faults, "shared")
+    version = str(int(time.time() * 1000))
+    faults.edit('    VERSION: "', f'    VERSION: "{version}')
+    (faults.dir / "version.txt").write_text(version)  # new source: the app image is rebuilt
+    old = faults.container("app--writer")
+    engine = faults.engine
+    conditions = {
+        "after the build": lambda: any(image.id != old.image.id for image in
+                                       engine.images.list(filters={"label": f"orchestrator.project={faults.name}"})),
+        "after stopping old instances": lambda: _status(engine, old.id) != "running",
+        "mid-start": lambda: any(c.name.endswith("-next") and c.status == "running"
+                                 for c in engine.containers.list(ignore_removed=True, all=True, filters={
+                                     "label": f"orchestrator.project={faults.name}"})),
+    }
+    _kill_up_when(faults, conditions[step], step)
+    faults.ok("up")
+    converged(faults)
+    writer_env = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
+    assert writer_env["VERSION"].startswith(version)
+    assert wait_for(lambda: lines(faults, "data") > data_before, 30)  # the local mount kept its lines
+    assert lines(faults, "shared") > shared_before
+    assert lines(faults, "scratch") < data_before  # tmp is the only mount a redeploy clears
+
+
+def test_two_deploys_at_once_never_both_apply(faults):
+    faults.edit('    VERSION: "', '    VERSION: "concurrent-')
+    command = [sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name]
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    second = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    FAULTS["injected"] += 1
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert "waiting for it to finish" in outputs[1][1]
+    assert "0 change(s)" in outputs[1][0]  # the second found the first's work done
+    converged(faults)
+
+
+def test_an_unreachable_engine_is_a_clear_error_and_the_next_up_converges(faults):
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    FAULTS["injected"] += 1
+    assert result.returncode == 1
+    assert "cannot reach the Docker engine" in result.stderr and "Traceback" not in result.stderr
+    faults.ok("up")
+    converged(faults)
+
+
+def test_only_down_volumes_deletes_the_data(faults):
+    before = lines(faults, "data")
+    faults.ok("down")
+    faults.ok("up")
+    assert lines(faults, "data") >= before and lines(faults, "shared") >= before
+    faults.ok("down", "--volumes")
+    faults.ok("up")
+    assert wait_for(lambda: lines(faults, "data") > 0, 20)
+    assert lines(faults, "data") < before
+    print(f"\nfaults injected in this run: {FAULTS['injected']}")
+
+
+class EngineProxy:
+    """A unix-socket proxy in front of the engine's socket that a test can cut and restore: to the client,
+    exactly an engine that goes away mid-deploy and comes back (without touching the real daemon, which
+    other work on this machine shares)."""
+
+    def __init__(self, path: str, target: str = "/var/run/docker.sock") -> None:
+        import socket
+        import threading
+        self.path, self.target = path, target
+        self.socket_module, self.threading = socket, threading
+        self.connections: list = []
+        self.listener = None
+        self.resume()
+
+    def resume(self) -> None:
+        socket = self.socket_module
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(64)
+        self.threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        socket = self.socket_module
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.target)
+            self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self.threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, destination) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                destination.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, destination):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.listener.close()
+        os.unlink(self.path)
+        for connection in self.connections:
+            try:
+                connection.shutdown(self.socket_module.SHUT_RDWR)
+                connection.close()
+            except OSError:
+                pass
+        self.connections = []
+
+
+def test_an_engine_that_goes_away_mid_deploy_is_a_clear_error_and_the_next_up_converges(faults, tmp_path):
+    proxy = EngineProxy(str(tmp_path / "engine.sock"))
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'engine.sock'}", "PYTHONFAULTHANDLER": "1"}
+    faults.edit('    VERSION: "', '    VERSION: "outage-')
+    old = faults.container("app--writer")
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project",
+                                faults.name], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert wait_for(lambda: any(c.name.endswith("-next") for c in faults.engine.containers.list(ignore_removed=True,
+        all=True, filters={"label": f"orchestrator.project={faults.name}"})) or process.poll() is not None, 120,
+        step=0.05)
+    proxy.cut()  # the engine "restarts": every connection drops, new ones are refused for a while
+    FAULTS["injected"] += 1
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a hang is a failure; show where it hangs
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate()
+        proxy.resume()
+        pytest.fail(f"up hung after the engine went away:\n{stderr[-5000:]}")
+    proxy.resume()
+    assert process.returncode == 1, stderr
+    assert "lost the connection to the Docker engine" in stderr and "Traceback" not in stderr
+    faults.ok("up")
+    converged(faults)
+    assert faults.container("app--writer").id != old.id
+    env_inside = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
+    assert env_inside["VERSION"].startswith("outage-")

@@ -1,0 +1,134 @@
+"""The translator on the bundled example and on small projects: topology, env, limits, determinism."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from orchestrator.config.validate import load_project
+from orchestrator.plan import Environment, translate
+
+from tests.conftest import EXAMPLES
+
+ENV = Environment("main", "production", "workers.localhost")
+
+
+def example_plan():
+    project, _ = load_project(EXAMPLES / "workers")
+    return translate(project, ENV)
+
+
+def decode(value: str):
+    return json.loads(base64.b64decode(value))
+
+
+def test_web_and_workers_share_one_image_built_once():
+    plan = example_plan()
+    assert len(plan.images) == 1
+    app_specs = [s for s in plan.instances if s.app == "app"]
+    assert {s.name for s in app_specs} == {"app", "app--queue", "app--mail"}
+    assert {s.image for s in app_specs} == {plan.images[0].image}
+    assert {s.role for s in app_specs} == {"web", "worker"}
+
+
+def test_mail_is_isolated_from_mariadb_and_has_no_mounts():
+    plan = example_plan()
+    mail, mariadb = plan.instance("app--mail"), plan.instance("mariadb")
+    assert mail.mounts == ()
+    assert mail.size == "S" and (mail.cpus, mail.memory_mb) == (0.4, 128)
+    assert not {a.network for a in mail.networks} & {a.network for a in mariadb.networks}
+    assert set(decode(mail.env["PLATFORM_RELATIONSHIPS"])) == {"rabbitmq"}
+
+
+def test_queue_has_its_scratch_mount_and_size_m():
+    queue = example_plan().instance("app--queue")
+    assert [(m.target, m.source) for m in queue.mounts] == [("/app/scratch", "local")]
+    assert queue.size == "M"
+    assert set(decode(queue.env["PLATFORM_RELATIONSHIPS"])) == {"database", "rabbitmq"}
+    mariadb = example_plan().instance("mariadb")
+    assert {a.network for a in queue.networks} & {a.network for a in mariadb.networks}
+
+
+def test_type_and_port_env():
+    plan = example_plan()
+    assert plan.instance("app").env["TYPE"] == "web"
+    assert plan.instance("app--queue").env["TYPE"] == "worker"
+    assert plan.instance("app--mail").env["TYPE"] == "worker"
+    assert "PORT" in plan.instance("app").env
+    assert "PORT" not in plan.instance("app--queue").env and "PORT" not in plan.instance("app--mail").env
+
+
+def test_lifecycle_settings_on_every_instance():
+    for spec in example_plan().instances:
+        assert (spec.restart, spec.stop_signal, spec.stop_timeout) == ("unless-stopped", "SIGTERM", 15)
+        for label in ("project", "app", "instance", "role", "config-hash"):
+            assert f"orchestrator.{label}" in spec.labels
+
+
+def test_services_are_reached_by_relationship_host_names():
+    plan = example_plan()
+    mariadb = plan.instance("mariadb")
+    assert mariadb.networks[0].aliases == ("database.internal",)
+    assert all(not spec.ports for spec in plan.instances if spec.role != "web")
+    assert plan.instance("app").ports[0].host_ip == "127.0.0.1"
+
+
+def test_platform_env_and_json_shapes():
+    env = example_plan().instance("app--queue").env
+    for name in ("PLATFORM_APPLICATION_NAME", "PLATFORM_APP_DIR", "PLATFORM_BRANCH", "PLATFORM_ENVIRONMENT",
+                 "PLATFORM_ENVIRONMENT_TYPE", "PLATFORM_PROJECT", "PLATFORM_TREE_ID", "PLATFORM_VARIABLES",
+                 "PLATFORM_ROUTES", "PLATFORM_RELATIONSHIPS"):
+        assert env[name] != "" or name == "PLATFORM_VARIABLES"
+    db = decode(env["PLATFORM_RELATIONSHIPS"])["database"][0]
+    assert list(db) == ["service", "type", "rel", "scheme", "host", "hostname", "ip", "instance_ips", "port",
+                        "username", "password", "path", "query", "fragment", "cluster", "public", "host_mapped",
+                        "epoch"]
+    assert (db["host"], db["port"], db["rel"], db["scheme"], db["path"]) == ("database.internal", 3306, "mysql",
+                                                                            "mysql", "main")
+    routes = decode(env["PLATFORM_ROUTES"])
+    primary = routes["https://workers.localhost/"]
+    assert primary["primary"] is True and primary["upstream"] == "app" and primary["original_url"] == "https://{default}/"
+    assert routes["http://workers.localhost/"]["type"] == "redirect"
+    assert env["DATABASE_HOST"] == "database.internal" and env["DATABASE_URL"].startswith("mysql://user@")
+
+
+def test_variables_encoding(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: 'python:3.11'\nweb: {commands: {start: x}}\n"
+        "variables:\n  env: {NODE_ENV: production, FLAGS: [a, b], on: true}\n"
+        "  php: {memory_limit: 256M}\n  d8config: {'system.site:name': My site}\n")
+    project, _ = load_project(tmp_path)
+    env = translate(project, ENV).instance("app").env
+    assert (env["NODE_ENV"], env["FLAGS"]) == ("production", '["a", "b"]')
+    assert decode(env["PLATFORM_VARIABLES"]) == {"php:memory_limit": "256M", "d8config:system.site:name": "My site"}
+
+
+def test_same_input_gives_byte_identical_json():
+    assert example_plan().to_json() == example_plan().to_json()
+
+
+def test_a_changed_worker_changes_only_its_own_config_hash(tmp_path: Path):
+    import shutil
+    shutil.copytree(EXAMPLES / "workers", tmp_path / "workers")
+    before = {s.name: s.config_hash for s in translate(load_project(tmp_path / "workers")[0], ENV).instances}
+    app_file = tmp_path / "workers" / ".platform.app.yaml"
+    app_file.write_text(app_file.read_text().replace("start: python3 worker.py mail", "start: python3 worker.py mail --again"))
+    after = {s.name: s.config_hash for s in translate(load_project(tmp_path / "workers")[0], ENV).instances}
+    assert [n for n in before if before[n] != after[n]] == ["app--mail"]
+
+
+def test_network_storage_is_one_volume_shared_by_every_instance_that_mounts_it(tmp_path: Path):
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "services.yaml").write_text("files:\n  type: 'network-storage:1.0'\n  disk: 256\n")
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: 'python:3.11'\ndisk: 256\nweb: {commands: {start: x}}\n"
+        "mounts:\n  shared: {source: service, service: files, source_path: shared}\n"
+        "  own: {source: local, source_path: own}\n"
+        "workers:\n  a: {commands: {start: y}}\n  b: {commands: {start: z}}\n")
+    plan = translate(load_project(tmp_path)[0], ENV)
+    shared = {plan.instance(n).mounts[1].volume for n in ("app", "app--a", "app--b")}
+    own = {plan.instance(n).mounts[0].volume for n in ("app", "app--a", "app--b")}
+    assert [m.target for m in plan.instance("app").mounts] == ["/app/own", "/app/shared"]
+    assert len(shared) == 1 and len(own) == 3
+    assert all(spec.name != "files" for spec in plan.instances)  # network storage is a volume, not a container
