@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection_arguments(logs)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--since", type=_duration, help="only lines from the last DURATION (e.g. 90, 30s, 10m, 2h)")
+    logs.add_argument("--show-secrets", action="store_true", help="show passwords the apps log instead of ********")
 
     for verb, text in (("stop", "stop instances (they stay stopped until `start`)"),
                        ("start", "start stopped instances"), ("restart", "stop, then start instances")):
@@ -250,8 +251,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     palette = {s.labels.get("orchestrator.instance", ""): colours[i % len(colours)] for i, s in enumerate(chosen)}
     lock = __import__("threading").Lock()
+    from orchestrator.secrets import mask_text
+    secrets = set() if args.show_secrets else operations.secrets_in(engine, chosen)
 
     def emit(instance: str, line: str) -> None:
+        line = mask_text(line, secrets)
         label = instance.ljust(width)
         if tty:
             label = f"\033[{palette.get(instance, '0')}m{label}\033[0m"

@@ -234,6 +234,16 @@ def web_url(states: list[ContainerState]) -> list[tuple[str, str]]:
             for s in states if s.labels.get(f"{LABEL}.role") == "web" and s.host_port]
 
 
+def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
+    """Every secret value in the environment of the chosen containers, to mask in their log lines."""
+    from orchestrator.secrets import secret_values
+    found: set[str] = set()
+    for state in chosen:
+        env = engine.inspect_raw(state.id).get("Config", {}).get("Env") or []
+        found |= secret_values(dict(item.split("=", 1) for item in env if "=" in item))
+    return found
+
+
 def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, since: int | None,
                 emit: Callable[[str, str], None]) -> None:
     """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once."""

@@ -1,4 +1,5 @@
-"""Masking of secrets in what the tool prints: passwords live in containers, never in `plan` output.
+"""Masking of secrets in what the tool prints: passwords live in containers, never in the output of
+`plan`, `relationships` or `logs` (unless `--show-secrets`).
 
 The masked plan keeps its shape: `PLATFORM_RELATIONSHIPS` stays decodable base64 JSON with each
 password replaced, so a masked plan is still a faithful picture of everything else.
@@ -16,7 +17,8 @@ from orchestrator.relationships import encode
 
 MASK = "********"
 SECRET_NAME = re.compile(r"(?<!RANDOM_ROOT_)(PASSWORD|PASS|SECRET|TOKEN|_KEY)$")
-URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)@")
+SHORTEST_MASKED_IN_TEXT = 4  # a shorter "secret" would garble ordinary log text wherever it appears
 SQL_PASSWORD = re.compile(r"((?:IDENTIFIED BY|PASSWORD) )'(?:[^'\\]|\\.|'')*'")
 
 
@@ -46,6 +48,36 @@ def mask_env(env: dict[str, str]) -> dict[str, str]:
         else:
             masked[name] = URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", value)
     return masked
+
+
+def secret_values(env: dict[str, str]) -> set[str]:
+    """The values `mask_env` hides, so they can be hidden wherever else they turn up (an app that logs
+    its database URL, say)."""
+    found: set[str] = set()
+    for name, value in env.items():
+        if name == "PLATFORM_RELATIONSHIPS":
+            try:
+                decoded = json.loads(base64.b64decode(value))
+            except ValueError:
+                continue
+            for endpoints in decoded.values():
+                for endpoint in endpoints:
+                    query = endpoint.get("query")
+                    found.update(str(v) for v in (endpoint.get("password"),
+                                                  query.get("api_token") if isinstance(query, dict) else None) if v)
+        elif SECRET_NAME.search(name) and value:
+            found.add(value)
+        else:
+            found.update(match.group(2) for match in URL_PASSWORD.finditer(value))
+    return {value for value in found if len(value) >= SHORTEST_MASKED_IN_TEXT}
+
+
+def mask_text(text: str, values: set[str]) -> str:
+    """`text` with every occurrence of each secret value replaced by the mask (longest first, so a secret
+    that contains another is hidden whole)."""
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
 
 
 def mask_plan(plan: Plan) -> Plan:

@@ -1,14 +1,18 @@
 """Faults injected for real: processes and containers killed, deploys interrupted with SIGKILL at each
-step, two deploys at once, an unreachable engine. After each: the planned set runs, nothing is
-duplicated, and the data in every persistent mount is still there."""
+step, two deploys at once, an unreachable engine, an engine that goes away mid-deploy. After each: the
+planned set runs, nothing is duplicated, the files in every persistent mount type (local, instance,
+storage, service) and every row in the database are still there; only `tmp` is cleared by a redeploy."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import docker.errors
 import pytest
@@ -17,7 +21,9 @@ from tests.conftest import REPO
 from tests.engine.conftest import PROJECTS, wait_for
 
 pytestmark = pytest.mark.engine
-FAULTS = {"injected": 0}
+FAULTS = {"injected": 0, "rows": 0}
+PERSISTENT_MOUNTS = ("data", "own", "stored", "shared")
+DB = 'MYSQL_PWD="$MARIADB_PASSWORD" exec mariadb -h127.0.0.1 -u"$MARIADB_USER" "$MARIADB_DATABASE" -N -e "$0"'
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +31,42 @@ def faults(deploy):
     deployment = deploy(PROJECTS / "faults")
     deployment.ok("up")
     assert wait_for(lambda: lines(deployment, "data") > 2)
-    return deployment
+    assert wait_for(lambda: _sql(deployment, "CREATE TABLE IF NOT EXISTS kept (id INT PRIMARY KEY)") is not None, 60)
+    yield deployment
+    print(f"\nfaults injected in this run: {FAULTS['injected']}; rows kept through them: {FAULTS['rows']}")
+
+
+def _sql(deployment, statement: str) -> str | None:
+    """Run one statement with the mariadb client inside the db container; None while it cannot."""
+    try:
+        code, output = deployment.container("db").exec_run(["sh", "-c", DB, statement], stderr=False)
+    except (AssertionError, docker.errors.APIError):
+        return None
+    return output.decode().strip() if code == 0 else None
+
+
+def rows(deployment) -> int:
+    """Rows in the `kept` table (waits for the database to answer after a fault)."""
+    return int(wait_for(lambda: _sql(deployment, "SELECT COUNT(*) FROM kept"), 60))
+
+
+def add_row(deployment) -> int:
+    """One more row, written before the next fault; the count every later check must find."""
+    count = rows(deployment)
+    assert _sql(deployment, f"INSERT INTO kept VALUES ({count + 1})") is not None
+    FAULTS["rows"] = count + 1
+    return count + 1
+
+
+def all_files(deployment) -> dict[str, int]:
+    return {mount: lines(deployment, mount) for mount in PERSISTENT_MOUNTS}
+
+
+def nothing_lost(deployment, files_before: dict[str, int], rows_before: int) -> None:
+    """Every persistent mount has at least the lines it had, and every row is still there."""
+    assert wait_for(lambda: all(v >= files_before[k] for k, v in all_files(deployment).items()), 30), \
+        (files_before, all_files(deployment))
+    assert rows(deployment) == rows_before
 
 
 def lines(deployment, mount: str) -> int:
@@ -40,7 +81,7 @@ def converged(deployment) -> None:
     """Exactly the planned instances, each once, under its own name, running."""
     containers = deployment.engine.containers.list(ignore_removed=True, all=True, filters={"label": f"orchestrator.project={deployment.name}"})
     names = sorted(c.name for c in containers)
-    assert names == sorted(f"{deployment.name}-{i}" for i in ("app", "app--writer", "app--crasher")), names
+    assert names == sorted(f"{deployment.name}-{i}" for i in ("app", "app--writer", "app--crasher", "db")), names
     for container in containers:
         if container.labels["orchestrator.instance"] != "app--crasher":
             assert container.status == "running", (container.name, container.status)
@@ -60,6 +101,16 @@ def test_workers_and_services_publish_nothing_web_only_on_loopback_and_no_extra_
         assert not any("docker.sock" in s for s in sources), name
 
 
+
+def test_logs_mask_a_password_that_a_worker_prints(faults):
+    env = dict(e.split("=", 1) for e in faults.container("app--crasher").attrs["Config"]["Env"])
+    password = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))["database"][0]["password"]
+    assert len(password) >= 16
+    masked = wait_for(lambda: (lambda out: out if "db password" in out else None)(
+        faults.ok("logs", "--worker", "crasher").stdout), 30)
+    assert "crasher: db password ********" in masked and password not in masked
+    assert f"crasher: db password {password}" in faults.ok("logs", "--worker", "crasher", "--show-secrets").stdout
+
 def test_a_crash_looping_worker_shows_in_ps_and_disturbs_nothing(faults):
     others = {n: c.attrs["State"]["StartedAt"] for n, c in faults.containers().items() if n != "app--crasher"}
     assert wait_for(lambda: faults.container("app--crasher").attrs["RestartCount"] >= 3, 60)
@@ -70,6 +121,7 @@ def test_a_crash_looping_worker_shows_in_ps_and_disturbs_nothing(faults):
 
 
 def test_kill_9_of_a_workers_processes_is_recovered_by_the_restart_policy(faults):
+    kept, files = add_row(faults), all_files(faults)
     before = lines(faults, "data")
     writer = faults.container("app--writer")
     restarts = writer.attrs["RestartCount"]
@@ -77,9 +129,11 @@ def test_kill_9_of_a_workers_processes_is_recovered_by_the_restart_policy(faults
     FAULTS["injected"] += 1
     assert wait_for(lambda: faults.container("app--writer").attrs["RestartCount"] == restarts + 1, 30)
     assert wait_for(lambda: lines(faults, "data") > before, 30)
+    nothing_lost(faults, files, kept)
 
 
 def test_kill_9_of_a_workers_container_is_recovered_by_the_restart_policy(faults):
+    kept, files = add_row(faults), all_files(faults)
     before = lines(faults, "data")
     writer = faults.container("app--writer")
     restarts = writer.attrs["RestartCount"]
@@ -87,6 +141,17 @@ def test_kill_9_of_a_workers_container_is_recovered_by_the_restart_policy(faults
     FAULTS["injected"] += 1
     assert wait_for(lambda: faults.container("app--writer").attrs["RestartCount"] == restarts + 1, 30)
     assert wait_for(lambda: lines(faults, "data") > before, 30)
+    converged(faults)
+    nothing_lost(faults, files, kept)
+
+
+def test_kill_9_of_the_database_loses_no_committed_row(faults):
+    kept = add_row(faults)
+    database = faults.container("db")
+    os.kill(database.attrs["State"]["Pid"], signal.SIGKILL)
+    FAULTS["injected"] += 1
+    assert wait_for(lambda: faults.container("db").attrs["RestartCount"] >= 1, 30)
+    assert rows(faults) == kept
     converged(faults)
 
 
@@ -117,8 +182,8 @@ def _status(engine, container_id: str) -> str:
 
 @pytest.mark.parametrize("step", ["after the build", "after stopping old instances", "mid-start"])
 def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
+    kept, files = add_row(faults), all_files(faults)
     data_before = lines(faults, "data")
-    shared_before = lines(faults, "shared")
     version = str(int(time.time() * 1000))
     faults.edit('    VERSION: "', f'    VERSION: "{version}')
     (faults.dir / "version.txt").write_text(version)  # new source: the app image is rebuilt
@@ -137,12 +202,13 @@ def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
     converged(faults)
     writer_env = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
     assert writer_env["VERSION"].startswith(version)
-    assert wait_for(lambda: lines(faults, "data") > data_before, 30)  # the local mount kept its lines
-    assert lines(faults, "shared") > shared_before
+    nothing_lost(faults, files, kept)
+    assert wait_for(lambda: lines(faults, "data") > data_before, 30)  # and the writer goes on appending
     assert lines(faults, "scratch") < data_before  # tmp is the only mount a redeploy clears
 
 
 def test_two_deploys_at_once_never_both_apply(faults):
+    kept, files = add_row(faults), all_files(faults)
     faults.edit('    VERSION: "', '    VERSION: "concurrent-')
     command = [sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name]
     first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -154,9 +220,11 @@ def test_two_deploys_at_once_never_both_apply(faults):
     assert "waiting for it to finish" in outputs[1][1]
     assert "0 change(s)" in outputs[1][0]  # the second found the first's work done
     converged(faults)
+    nothing_lost(faults, files, kept)
 
 
 def test_an_unreachable_engine_is_a_clear_error_and_the_next_up_converges(faults):
+    kept, files = add_row(faults), all_files(faults)
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     result = subprocess.run([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
@@ -165,18 +233,7 @@ def test_an_unreachable_engine_is_a_clear_error_and_the_next_up_converges(faults
     assert "cannot reach the Docker engine" in result.stderr and "Traceback" not in result.stderr
     faults.ok("up")
     converged(faults)
-
-
-def test_only_down_volumes_deletes_the_data(faults):
-    before = lines(faults, "data")
-    faults.ok("down")
-    faults.ok("up")
-    assert lines(faults, "data") >= before and lines(faults, "shared") >= before
-    faults.ok("down", "--volumes")
-    faults.ok("up")
-    assert wait_for(lambda: lines(faults, "data") > 0, 20)
-    assert lines(faults, "data") < before
-    print(f"\nfaults injected in this run: {FAULTS['injected']}")
+    nothing_lost(faults, files, kept)
 
 
 class EngineProxy:
@@ -245,6 +302,7 @@ class EngineProxy:
 
 
 def test_an_engine_that_goes_away_mid_deploy_is_a_clear_error_and_the_next_up_converges(faults, tmp_path):
+    kept, files = add_row(faults), all_files(faults)
     proxy = EngineProxy(str(tmp_path / "engine.sock"))
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'engine.sock'}", "PYTHONFAULTHANDLER": "1"}
     faults.edit('    VERSION: "', '    VERSION: "outage-')
@@ -272,3 +330,96 @@ def test_an_engine_that_goes_away_mid_deploy_is_a_clear_error_and_the_next_up_co
     assert faults.container("app--writer").id != old.id
     env_inside = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
     assert env_inside["VERSION"].startswith("outage-")
+    nothing_lost(faults, files, kept)
+
+
+
+class EngineDaemon:
+    """This machine's real dockerd, stopped with SIGTERM and started again with the same command line and
+    environment, as its service manager would. The daemon stops every container on the way down and
+    starts the ones with a restart policy on the way up, exactly what a user's engine restart does."""
+
+    PIDFILE = Path("/var/run/docker.pid")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        proc = Path(f"/proc/{pid}")
+        self.argv = [a for a in (proc / "cmdline").read_bytes().decode().split("\0") if a]
+        self.env = dict(e.split("=", 1) for e in (proc / "environ").read_bytes().decode().split("\0") if "=" in e)
+        self.log = os.readlink(proc / "fd" / "2")
+
+    @classmethod
+    def find(cls) -> "EngineDaemon | None":
+        """The daemon, if this test may restart it: root, a dockerd that no service manager would fight over."""
+        try:
+            pid = int(cls.PIDFILE.read_text())
+            manager = Path(f"/proc/{pid}/cgroup").read_text()
+            if os.geteuid() != 0 or not os.readlink(f"/proc/{pid}/exe").endswith("dockerd") \
+                    or "docker.service" in manager:
+                return None
+            return cls(pid)
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        return Path(f"/proc/{self.pid}").exists()
+
+    def stop(self) -> None:
+        os.kill(self.pid, signal.SIGTERM)
+        assert wait_for(lambda: not self.running(), 120, step=0.1), "dockerd did not stop"
+
+    def start(self, client) -> None:
+        with open(self.log if self.log.startswith("/") else os.devnull, "ab") as log:
+            subprocess.run(["setsid", "-f", *self.argv], env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                           stderr=log, check=True)
+        assert wait_for(lambda: _pings(client), 60, step=0.2), "dockerd did not come back"
+        self.pid = int(self.PIDFILE.read_text())
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:  # noqa: BLE001  (any failure means: not back yet)
+        return False
+
+
+def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_next_up_converges(faults):
+    daemon = EngineDaemon.find()
+    if daemon is None:
+        pytest.skip("no dockerd here that this test may restart (needs root and a daemon outside systemd)")
+    kept, files = add_row(faults), all_files(faults)
+    faults.edit('    VERSION: "', '    VERSION: "restart-')
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project",
+                                faults.name], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reached = wait_for(lambda: any(c.name.endswith("-next") for c in faults.engine.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"orchestrator.project={faults.name}"})), 120, step=0.05)
+    try:
+        daemon.stop()
+        FAULTS["injected"] += 1
+    finally:
+        daemon.start(faults.engine)
+    _, stderr = process.communicate(timeout=300)
+    assert reached, f"the deploy never started a new instance:\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 0 or "Docker engine" in stderr, stderr  # rode it out, or says what happened
+    print(f"\nup during a real engine restart: exit {process.returncode}: {stderr.strip().splitlines()[-1:]}")
+    faults.ok("up")
+    converged(faults)
+    env_inside = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
+    assert env_inside["VERSION"].startswith("restart-")
+    nothing_lost(faults, files, kept)
+
+
+def test_only_down_volumes_deletes_the_data(faults):
+    """Runs last: after every fault above, a plain `down` + `up` keeps everything; `down --volumes` is the
+    one thing that deletes files and rows."""
+    kept, files = add_row(faults), all_files(faults)
+    faults.ok("down")
+    faults.ok("up")
+    nothing_lost(faults, files, kept)
+    faults.ok("down", "--volumes")
+    faults.ok("up")
+    assert wait_for(lambda: lines(faults, "data") > 0, 20)
+    assert all(count < files[mount] for mount, count in all_files(faults).items()), all_files(faults)
+    assert wait_for(lambda: _sql(faults, "SHOW TABLES") is not None, 60)
+    assert _sql(faults, "SHOW TABLES") == ""  # the database came back empty

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ ENV = Environment("main", "production", "x.localhost")
 ENGINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 SETTINGS = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                               HealthCheck.too_slow])
-TRIED = {"count": 0}
+TRIED = {"count": 0, "peak": 0}
+HANG_BOUND = 30  # seconds: not a speed goal (bench/ has those), a bound that tells a hang from slow work
+MEMORY_BOUND = 256 * 2**20  # bytes of Python heap one load + translate may use, whatever the input
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
                     st.text(max_size=30))
@@ -48,6 +51,7 @@ def outcome(root: Path) -> str:
     """Load and translate; a ConfigError must name a file and a line for each problem."""
     TRIED["count"] += 1
     started = time.monotonic()
+    tracemalloc.start()
     try:
         project, _ = load_project(root, name="hostile")
         plan = translate(project, ENV)
@@ -61,7 +65,12 @@ def outcome(root: Path) -> str:
             assert problem.line >= 1 or problem.key in ("(project)", "(layout)"), problem
         assert "Traceback" not in error.render()
         result = "error"
-    assert time.monotonic() - started < 5
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    TRIED["peak"] = max(TRIED["peak"], peak)
+    assert peak < MEMORY_BOUND, f"{peak / 2**20:.0f} MiB"
+    assert time.monotonic() - started < HANG_BOUND
     return result
 
 
@@ -182,6 +191,15 @@ def test_named_hostile_inputs(tmp_path, case):
     assert outcome(tmp_path) == "error"
 
 
+def test_the_largest_file_allowed_loads_within_the_bounds(tmp_path):
+    """Just under the size limit, 80,000 real keys: parsed, validated and planned, not refused."""
+    lines = ["name: app", "type: 'python:3.11'", "web:", "  commands:", "    start: x", "variables:", "  env:"]
+    lines += [f"    K{i}: 'value {i} padding padding padding'" for i in range(80_000)]
+    write(tmp_path, {".platform.app.yaml": "\n".join(lines) + "\n"})
+    assert (tmp_path / ".platform.app.yaml").stat().st_size < 4 * 2**20
+    assert outcome(tmp_path) == "ok"
+
+
 def test_validate_and_plan_never_touch_the_engine(tmp_path):
     """Loading and planning import no Docker code at all: bad input can never reach the engine."""
     script = ("import sys; from pathlib import Path\n"
@@ -196,5 +214,6 @@ def test_validate_and_plan_never_touch_the_engine(tmp_path):
 
 def test_report_how_many_hostile_inputs_were_tried():
     """Runs last in this file: records the count for the note (pytest -s shows it)."""
-    print(f"\nhostile inputs tried in this run: {TRIED['count']}")
+    print(f"\nhostile inputs tried in this run: {TRIED['count']}; "
+          f"largest heap one of them needed: {TRIED['peak'] / 2**20:.1f} MiB")
     assert TRIED["count"] > 0

@@ -25,3 +25,23 @@ def test_plan_json_masks_every_password_and_keeps_the_rest(tmp_path):
     assert relationships["pg"][0]["password"] == "********" and relationships["pg"][0]["username"] == "main"
     assert web["env"]["PG_URL"].startswith("pgsql://main:********@pg.internal")
     assert [i["name"] for i in masked["instances"]] == [i["name"] for i in shown["instances"]]
+
+
+def test_every_password_of_a_plan_is_found_for_masking_in_log_lines():
+    from orchestrator.secrets import mask_text, secret_values
+    shown = json.loads(run_cli("plan", "examples/services", "--format", "json", "--show-secrets").stdout)
+    web = next(i for i in shown["instances"] if i["name"] == "app")
+    values = secret_values(web["env"])
+    relationships = json.loads(base64.b64decode(web["env"]["PLATFORM_RELATIONSHIPS"]))
+    passwords = {e["password"] for endpoints in relationships.values() for e in endpoints if e.get("password")}
+    assert passwords and passwords <= values
+    line = f"connecting to {web['env']['PG_URL']} as main / {sorted(passwords)[0]} for main"
+    masked = mask_text(line, values)
+    assert not any(p in masked for p in passwords) and masked.endswith("as main / ******** for main")
+    assert "main:********@" in masked
+
+
+def test_short_values_are_not_treated_as_secrets_in_text():
+    from orchestrator.secrets import secret_values
+    assert secret_values({"API_TOKEN": "abc", "DB_PASSWORD": "s3cr3t-value", "URL": "redis://u:pw@h"}) == \
+        {"s3cr3t-value"}
