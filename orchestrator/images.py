@@ -309,6 +309,10 @@ def _pip_spec(name: str, constraint: str) -> str:
     return f"{name}{constraint}"
 
 
+RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-web", "php-router.php")
+"""What every app image gets from `templates/runtime/`; build.sh installs them."""
+
+
 def build_context(build: ImageBuild, project_root: Path, base_ref: str, labels: dict[str, str]) -> io.BytesIO:
     """A tar of the app's source with `.orchestrator/` beside it: the Dockerfile, the build script, the
     init, the dependency and build-hook scripts, and the host's extra CA certificates."""
@@ -316,10 +320,7 @@ def build_context(build: ImageBuild, project_root: Path, base_ref: str, labels: 
     runtime = templates_dir() / "runtime"
     extra: dict[str, bytes] = {
         ".orchestrator/Dockerfile": render_dockerfile(build, base_ref, labels).encode(),
-        ".orchestrator/build.sh": (runtime / "build.sh").read_bytes(),
-        ".orchestrator/orchestrator-init": (runtime / "orchestrator-init").read_bytes(),
-        ".orchestrator/sv": (runtime / "sv").read_bytes(),
-        ".orchestrator/orchestrator-cron": (runtime / "orchestrator-cron").read_bytes(),
+        **{f".orchestrator/{name}": (runtime / name).read_bytes() for name in RUNTIME_FILES},
     }
     dependencies = dependency_script(build)
     if dependencies:

@@ -17,7 +17,7 @@ from orchestrator import names
 from orchestrator.catalog import limits, runtime_types, service_types
 from orchestrator.crons import crons_env
 from orchestrator.errors import OrchestratorError
-from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
+from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service, WebLocation
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
@@ -150,6 +150,9 @@ class Plan:
         return next(spec for spec in self.instances if spec.name == name)
 
 
+BUILTIN_WEB = "orchestrator-web"  # templates/runtime/orchestrator-web: serves a web instance without a start command
+
+
 def _digest(value: Any, length: int = 40) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:length]
 
@@ -244,6 +247,15 @@ def _platform_variables(variables: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for key, value in entries.items()}
 
 
+def _builtin_web_env(app: App, root_location: WebLocation | None) -> dict[str, str]:
+    """Where `orchestrator-web` sends a request that is not a file: the root location's `passthru` (a
+    script path; `true` means the PHP front controller `/index.php`), or nowhere (404)."""
+    passthru = root_location.passthru if root_location else False
+    if passthru is True:
+        passthru = "/index.php" if app.runtime.name == "php" else ""
+    return {"ORCHESTRATOR_WEB_PASSTHRU": "/" + passthru.lstrip("/") if passthru else ""}
+
+
 def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
     services = {s.name: s for s in b.project.services}
@@ -279,7 +291,9 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         env.update(crons_env(app))
         hooks = {name: text for name, text in (("deploy", app.hooks.deploy), ("post_deploy", app.hooks.post_deploy))
                  if text}
-        if app.web.socket_family == "unix":
+        if command is None:  # nothing of the app's own listens: the image's web server serves the root location
+            env.update(_builtin_web_env(app, root_location))
+        if app.web.socket_family == "unix" and command is not None:
             env["SOCKET"] = UNIX_SOCKET
         else:
             env["PORT"] = str(APP_PORT)
@@ -293,7 +307,8 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
                           settings.resources.memory_ratio if settings.resources else None)
     return ContainerSpec(
         name=instance, container=names.join(b.p, names.safe(instance)), app=app.name, role=role,
-        image=image.image, command=command, env=env, mounts=_mount_specs(b, app, instance, settings.mounts),
+        image=image.image, command=command or (BUILTIN_WEB if role == "web" else None), env=env,
+        mounts=_mount_specs(b, app, instance, settings.mounts),
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
@@ -401,10 +416,7 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
             specs.append(spec)
     for app in project.apps:
         image = image_of[app.name]
-        command = app.web.start
-        if command is None and app.runtime.name == "php":
-            command = "start-php-app"
-        web = _app_instance(b, app, image, "web", app.name, command, app.web.settings, app.web.pre_start,
+        web = _app_instance(b, app, image, "web", app.name, app.web.start, app.web.settings, app.web.pre_start,
                             app.web.post_start)
         if app.name in aliases:  # other apps reach this one over http
             web = ContainerSpec(**{**web.__dict__, "networks": web.networks + (NetworkAttachment(

@@ -46,6 +46,9 @@ WORKER_FORBIDDEN = {
 WEB_KEYS = ("commands", "upstream", "locations", "document_root", "passthru", "index_files", "whitelist",
             "blacklist", "expires", "move_to_root") + INSTANCE_KEYS
 LOCATION_KEYS = ("root", "passthru", "index", "expires", "allow", "scripts", "headers", "rules", "request_buffering")
+LOCATION_NO_EFFECT = {key: "nginx location settings (locally the web root's files are served as they are, and the "
+                           "rest goes to `passthru`)" for key in ("expires", "allow", "scripts", "headers", "rules",
+                                                                  "request_buffering")}
 RULE_KEYS = ("passthru", "allow", "expires", "scripts", "headers", "to")
 MOUNT_SOURCES = {"local": "local", "instance": "instance", "tmp": "tmp", "temporary": "tmp", "storage": "storage",
                  "service": "service"}
@@ -325,7 +328,7 @@ def _parse_locations(web: Node) -> tuple[WebLocation, ...]:
             continue
         if not location.is_map():
             continue
-        location.check_keys(LOCATION_KEYS)
+        location.check_keys([k for k in LOCATION_KEYS if k not in LOCATION_NO_EFFECT], no_effect=LOCATION_NO_EFFECT)
         passthru_node = location.get("passthru")
         passthru: bool | str = False
         if passthru_node is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from orchestrator.catalog import templates_dir
-from orchestrator.images import dependency_script
+from orchestrator.images import RUNTIME_FILES, dependency_script
 from orchestrator.plan import APP_DIR, ContainerSpec, ImageBuild, Plan
 
 APP_INIT = "/usr/local/bin/orchestrator-init"
@@ -68,7 +68,7 @@ def _b64(data: bytes) -> str:
 def dockerfile(build: ImageBuild) -> str:
     """A Dockerfile that needs nothing but the app's source as its context."""
     runtime = templates_dir() / "runtime"
-    files = {name: (runtime / name).read_bytes() for name in ("build.sh", "orchestrator-init", "sv", "orchestrator-cron")}
+    files = {name: (runtime / name).read_bytes() for name in RUNTIME_FILES}
     dependencies = dependency_script(build)
     if dependencies:
         files["dependencies.sh"] = dependencies.encode()

@@ -11,6 +11,7 @@ fi
 install -m 0755 /opt/orchestrator/orchestrator-init /usr/local/bin/orchestrator-init
 install -m 0755 /opt/orchestrator/sv /usr/local/bin/sv
 install -m 0755 /opt/orchestrator/orchestrator-cron /usr/local/bin/orchestrator-cron
+install -m 0755 /opt/orchestrator/orchestrator-web /usr/local/bin/orchestrator-web
 cd /app
 if [ -f /opt/orchestrator/dependencies.sh ]; then
   echo "orchestrator: installing dependencies"

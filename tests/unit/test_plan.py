@@ -132,3 +132,27 @@ def test_network_storage_is_one_volume_shared_by_every_instance_that_mounts_it(t
     assert [m.target for m in plan.instance("app").mounts] == ["/app/own", "/app/shared"]
     assert len(shared) == 1 and len(own) == 3
     assert all(spec.name != "files" for spec in plan.instances)  # network storage is a volume, not a container
+
+
+def test_a_web_instance_without_a_start_command_is_served_by_the_images_web_server(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: site\ntype: 'php:8.2'\nweb:\n  locations:\n    '/':\n      root: public\n      passthru: true\n"
+        "workers:\n  jobs:\n    commands:\n      start: php jobs.php\n")
+    project, _ = load_project(tmp_path, name="site")
+    plan = translate(project, ENV)
+    web, worker = plan.instance("site"), plan.instance("site--jobs")
+    assert web.command == "orchestrator-web"
+    assert web.env["PLATFORM_APP_COMMAND"] == ""  # the config has none; the platform's variable says so
+    assert web.env["PLATFORM_DOCUMENT_ROOT"] == "/app/public" and web.env["ORCHESTRATOR_WEB_PASSTHRU"] == "/index.php"
+    assert web.env["PORT"] == "8888" and "SOCKET" not in web.env  # PHP's unix socket default: nothing would listen
+    assert [p.container_port for p in web.ports] == [8888]
+    assert worker.command == "php jobs.php" and "ORCHESTRATOR_WEB_PASSTHRU" not in worker.env
+
+
+def test_a_static_site_passes_nothing_through(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: docs\ntype: 'python:3.11'\nweb:\n  locations:\n    '/':\n      root: _site\n      passthru: false\n")
+    project, _ = load_project(tmp_path, name="docs")
+    web = translate(project, ENV).instance("docs")
+    assert web.command == "orchestrator-web" and web.env["ORCHESTRATOR_WEB_PASSTHRU"] == ""
+    assert web.env["PLATFORM_DOCUMENT_ROOT"] == "/app/_site"

@@ -1,0 +1,22 @@
+<?php
+// Router for PHP's built-in server (see orchestrator-web): what the platform's nginx location does.
+// An existing file, or a directory with an index, is left to the server (`return false`): static files are
+// sent as they are, PHP files run. Anything else goes to the passthru script, or is a 404 without one.
+$root = rtrim($_SERVER['DOCUMENT_ROOT'], '/');
+$path = rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?: '/');
+$target = realpath($root . $path);
+$inside = $target !== false && ($target === realpath($root) || strpos($target, realpath($root) . '/') === 0);
+if ($inside && (is_file($target) || is_file("$target/index.php") || is_file("$target/index.html"))) {
+    return false;
+}
+$passthru = getenv('ORCHESTRATOR_WEB_PASSTHRU');
+if ($passthru === false || $passthru === '' || !is_file($root . $passthru)) {
+    http_response_code(404);
+    echo "Not Found\n";
+    return true;
+}
+$_SERVER['SCRIPT_NAME'] = $passthru;
+$_SERVER['PHP_SELF'] = $passthru;
+$_SERVER['SCRIPT_FILENAME'] = $root . $passthru;
+chdir(dirname($root . $passthru));
+require $root . $passthru;

@@ -1,0 +1,1 @@
+<?php echo 'outside the web root';

@@ -1,0 +1,62 @@
+"""A web instance without `web.commands.start` (PHP apps, static sites) is served by the image's own web
+server: files from the root location as they are, PHP run, other paths sent to `passthru`."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.engine.conftest import PROJECTS
+
+pytestmark = pytest.mark.engine
+
+
+def get(deployment, instance: str, path: str, timeout: float = 60.0) -> tuple[int, str]:
+    """Status and body of GET `path` on the instance's published port (waits for the server to listen)."""
+    port = deployment.container(instance).attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def php(deploy):
+    deployment = deploy(PROJECTS / "phpsite")
+    deployment.ok("up", timeout=900)  # builds the PHP stand-in on a machine without a registry
+    return deployment
+
+
+def test_php_files_run_static_files_are_sent_and_other_paths_reach_the_front_controller(php):
+    assert get(php, "site", "/hello.txt") == (200, "plain text, served as it is\n")
+    status, body = get(php, "site", "/direct.php")
+    assert status == 200 and body.startswith("direct 8.")
+    status, body = get(php, "site", "/blog/2026/hello?page=2")
+    assert status == 200
+    assert json.loads(body) == {"front": True, "uri": "/blog/2026/hello?page=2", "script": "/index.php", "app": "site"}
+    assert json.loads(get(php, "site", "/")[1])["front"] is True
+
+
+def test_nothing_outside_the_web_root_is_served(php):
+    status, body = get(php, "site", "/../secret.php")
+    assert "outside the web root" not in body
+    status, body = get(php, "site", "/%2e%2e/secret.php")
+    assert "outside the web root" not in body
+
+
+def test_a_static_site_serves_its_files_and_404s_the_rest(deploy):
+    docs = deploy(PROJECTS / "staticsite")
+    docs.ok("up", timeout=900)
+    assert get(docs, "docs", "/") == (200, "<h1>docs</h1>\n")
+    assert get(docs, "docs", "/missing.html")[0] == 404
