@@ -131,24 +131,45 @@ def _order(state: ContainerState) -> tuple:
     return ({"service": 0, "web": 1, "worker": 2}.get(role, 3), state.labels.get(f"{LABEL}.instance", ""))
 
 
+def resolve_instance(workers_by_app: dict[str, list[str]], app: str | None, worker: str | None) -> str:
+    """The instance that --app/--worker name (`app` or `app--worker`); the one app when --app is left out.
+    Every command that picks one instance resolves it here, so they all say the same about a bad name."""
+    apps = sorted(workers_by_app)
+    if not apps:
+        raise OrchestratorError("nothing runs for this project; run `orchestrator up` first")
+    owner = app or (apps[0] if len(apps) == 1 else None)
+    if owner is None:
+        raise OrchestratorError(f"several apps ({', '.join(apps)}): say which with --app")
+    if owner not in workers_by_app:
+        raise OrchestratorError(f"no app {owner}; apps: {', '.join(apps)}")
+    if worker and worker not in workers_by_app[owner]:
+        known = ", ".join(sorted(workers_by_app[owner])) or "(none)"
+        raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {known}")
+    return f"{owner}--{worker}" if worker else owner
+
+
+def _workers_by_app(states: list[ContainerState]) -> dict[str, list[str]]:
+    """App name -> its workers' names, from the labels of the project's containers."""
+    found: dict[str, list[str]] = {}
+    for state in states:
+        role, owner = state.labels.get(f"{LABEL}.role"), state.labels.get(f"{LABEL}.app", "")
+        if role in ("web", "worker"):
+            workers = found.setdefault(owner, [])
+            if role == "worker":
+                workers.append(state.labels.get(f"{LABEL}.instance", "").split("--", 1)[-1])
+    return found
+
+
 def select(states: list[ContainerState], app: str | None, worker: str | None) -> list[ContainerState]:
     """The containers named by --app/--worker (all app and worker instances when neither is given)."""
-    apps = sorted({s.labels.get(f"{LABEL}.app", "") for s in states if s.labels.get(f"{LABEL}.role") == "web"})
     if worker:
-        owner = app or (apps[0] if len(apps) == 1 else None)
-        if owner is None:
-            raise OrchestratorError(f"several apps ({', '.join(apps)}): say which with --app")
-        wanted = f"{owner}--{worker}"
-        chosen = [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
-        if not chosen:
-            known = sorted(s.labels.get(f"{LABEL}.instance", "").split("--", 1)[1] for s in states
-                           if s.labels.get(f"{LABEL}.role") == "worker" and s.labels.get(f"{LABEL}.app") == owner)
-            raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(known) or '(none)'}")
-        return chosen
+        wanted = resolve_instance(_workers_by_app(states), app, worker)
+        return [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
     if app:
         chosen = [s for s in states if s.labels.get(f"{LABEL}.app") == app]
         if not chosen:
-            raise OrchestratorError(f"no app or service {app}; running: {', '.join(apps) or '(nothing)'}")
+            apps = ", ".join(sorted(_workers_by_app(states))) or "(nothing)"
+            raise OrchestratorError(f"no app or service {app}; running: {apps}")
         return chosen
     return states
 
@@ -274,17 +295,9 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     import base64
     import json
     _, plan, _ = make_plan(target, with_sources=False)
-    webs = [s for s in plan.instances if s.role == "web"]
-    owner = app or (webs[0].app if len(webs) == 1 else None)
-    if owner is None:
-        raise OrchestratorError(f"several apps ({', '.join(s.app for s in webs)}): say which with --app")
-    if owner not in {s.app for s in webs}:
-        raise OrchestratorError(f"no app {owner}; apps: {', '.join(s.app for s in webs)}")
-    name = f"{owner}--{worker}" if worker else owner
-    spec = next((s for s in plan.instances if s.name == name), None)
-    if spec is None:
-        workers = [s.name.split("--", 1)[1] for s in plan.instances if s.role == "worker" and s.app == owner]
-        raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(workers) or '(none)'}")
+    workers_by_app = {s.app: [w.name.split("--", 1)[1] for w in plan.instances if w.role == "worker" and w.app == s.app]
+                      for s in plan.instances if s.role == "web"}
+    spec = plan.instance(resolve_instance(workers_by_app, app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
     if not show_secrets:
         for endpoints in decoded.values():
@@ -301,20 +314,10 @@ LOGIN_SHELL = ("cd /app 2>/dev/null; if [ -f /app/.environment ]; then . /app/.e
 def instance_container(target: Target, app: str | None, worker: str | None) -> ContainerState:
     """The running container of the named app's web instance or worker; errors list what exists."""
     _, states = containers(target)
-    webs = sorted({s.labels.get(f"{LABEL}.app", "") for s in states if s.labels.get(f"{LABEL}.role") == "web"})
-    if not webs:
-        raise OrchestratorError("nothing runs for this project; run `orchestrator up` first")
-    owner = app or (webs[0] if len(webs) == 1 else None)
-    if owner is None:
-        raise OrchestratorError(f"several apps: {', '.join(webs)}; say which with --app")
-    if owner not in webs:
-        raise OrchestratorError(f"no app {owner}; apps: {', '.join(webs)}")
-    wanted = f"{owner}--{worker}" if worker else owner
+    wanted = resolve_instance(_workers_by_app(states), app, worker)
     chosen = [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
-    if not chosen:
-        workers = sorted(s.labels[f"{LABEL}.instance"].split("--", 1)[1] for s in states
-                         if s.labels.get(f"{LABEL}.role") == "worker" and s.labels.get(f"{LABEL}.app") == owner)
-        raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {', '.join(workers) or '(none)'}")
+    if not chosen:  # its web instance is gone while workers remain
+        raise OrchestratorError(f"{wanted} does not run; `orchestrator up` first")
     if chosen[0].status != "running":
         raise OrchestratorError(f"{wanted} is {chosen[0].status}; `orchestrator start` it first")
     return chosen[0]

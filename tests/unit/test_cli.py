@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,26 @@ def test_validate_ok_and_missing_directory(cli):
     assert cli("validate", "examples/workers").returncode == 0
     missing = cli("validate", "does/not/exist")
     assert missing.returncode == 1 and "not a directory" in missing.stderr
+
+
+
+ONE_APP = {"app": ["mail", "queue"]}
+
+
+def test_one_resolver_names_the_instance():
+    from orchestrator.operations import resolve_instance
+    assert resolve_instance(ONE_APP, None, None) == "app"
+    assert resolve_instance(ONE_APP, None, "queue") == "app--queue"
+    assert resolve_instance({"a": [], "b": ["w"]}, "b", "w") == "b--w"
+
+
+@pytest.mark.parametrize("workers, app, worker, message", [
+    (ONE_APP, None, "nope", "app app has no worker nope; workers: mail, queue"),
+    (ONE_APP, "web", None, "no app web; apps: app"),
+    ({"a": [], "b": ["w"]}, None, "w", "several apps (a, b): say which with --app"),
+    ({}, None, None, "nothing runs for this project")])
+def test_a_bad_name_is_one_error_that_lists_what_exists(workers, app, worker, message):
+    from orchestrator.errors import OrchestratorError
+    from orchestrator.operations import resolve_instance
+    with pytest.raises(OrchestratorError, match=re.escape(message)):
+        resolve_instance(workers, app, worker)
