@@ -241,8 +241,13 @@ class Engine:
                               host_port=port, cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
                               memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024))
 
-    def inspect_raw(self, container: str) -> dict[str, Any]:
-        return self.api.inspect_container(container)
+    def container_env(self, container: str) -> dict[str, str]:
+        """The container's environment; empty when it is gone (removed by a deploy since it was listed)."""
+        try:
+            env = self.api.inspect_container(container).get("Config", {}).get("Env") or []
+        except NotFound:
+            return {}
+        return dict(item.split("=", 1) for item in env if "=" in item)
 
     def create_container(self, *, name: str, image: str, command: list[str] | None, env: dict[str, str],
                          labels: dict[str, str], mounts: Iterable[tuple[str | None, str]],

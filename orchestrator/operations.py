@@ -260,8 +260,7 @@ def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
     from orchestrator.secrets import secret_values
     found: set[str] = set()
     for state in chosen:
-        env = engine.inspect_raw(state.id).get("Config", {}).get("Env") or []
-        found |= secret_values(dict(item.split("=", 1) for item in env if "=" in item))
+        found |= secret_values(engine.container_env(state.id))
     return found
 
 

@@ -19,7 +19,7 @@ MASK = "********"
 SECRET_NAME = re.compile(r"(?<!RANDOM_ROOT_)(PASSWORD|PASS|SECRET|TOKEN|_KEY)$")
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)@")
 SHORTEST_MASKED_IN_TEXT = 4  # a shorter "secret" would garble ordinary log text wherever it appears
-SQL_PASSWORD = re.compile(r"((?:IDENTIFIED BY|PASSWORD) )'(?:[^'\\]|\\.|'')*'")
+SQL_PASSWORD = re.compile(r"((?:IDENTIFIED BY|PASSWORD) )'((?:[^'\\]|\\.|'')*)'")
 
 
 def _mask_relationships(value: str) -> str:
@@ -67,9 +67,16 @@ def secret_values(env: dict[str, str]) -> set[str]:
                                                   query.get("api_token") if isinstance(query, dict) else None) if v)
         elif SECRET_NAME.search(name) and value:
             found.add(value)
+        elif name == "ORCHESTRATOR_INIT_SQL":  # every endpoint's password, as the server may log a statement
+            for match in SQL_PASSWORD.finditer(value):
+                found.update((match.group(2), _sql_unquote(match.group(2))))  # as written, and as the server has it
         else:
             found.update(match.group(2) for match in URL_PASSWORD.finditer(value))
     return {value for value in found if len(value) >= SHORTEST_MASKED_IN_TEXT}
+
+
+def _sql_unquote(quoted: str) -> str:
+    return re.sub(r"\\(.)|''", lambda m: m.group(1) or "'", quoted)
 
 
 def mask_text(text: str, values: set[str]) -> str:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import docker.errors
@@ -23,6 +24,7 @@ from tests.engine.conftest import PROJECTS, wait_for
 pytestmark = pytest.mark.engine
 FAULTS = {"injected": 0, "rows": 0}
 PERSISTENT_MOUNTS = ("data", "own", "stored", "shared")
+MARKERS: list[str] = []
 DB = 'MYSQL_PWD="$MARIADB_PASSWORD" exec mariadb -h127.0.0.1 -u"$MARIADB_USER" "$MARIADB_DATABASE" -N -e "$0"'
 
 
@@ -58,14 +60,42 @@ def add_row(deployment) -> int:
     return count + 1
 
 
-def all_files(deployment) -> dict[str, int]:
-    return {mount: lines(deployment, mount) for mount in PERSISTENT_MOUNTS}
+def mark_files(deployment) -> list[str]:
+    """A new unique marker appended to a file in every persistent mount, before the next fault; the markers
+    every later check must find (a wiped file cannot grow them back, unlike the writer's lines)."""
+    marker = uuid.uuid4().hex
+    script = f"for m in {' '.join(PERSISTENT_MOUNTS)}; do echo {marker} >> /app/$m/markers.log || exit 1; done"
+
+    def write() -> bool:
+        try:  # one exec for all mounts: retried whole only if the writer could not run it at all
+            return deployment.container("app--writer").exec_run(["sh", "-c", script]).exit_code == 0
+        except (AssertionError, docker.errors.APIError):
+            return False
+    assert wait_for(write, 60), "could not write the markers"
+    MARKERS.append(marker)
+    return list(MARKERS)
 
 
-def nothing_lost(deployment, files_before: dict[str, int], rows_before: int) -> None:
-    """Every persistent mount has at least the lines it had, and every row is still there."""
-    assert wait_for(lambda: all(v >= files_before[k] for k, v in all_files(deployment).items()), 30), \
-        (files_before, all_files(deployment))
+def markers_in(deployment) -> dict[str, list[str]] | None:
+    """The markers in each persistent mount; None while the writer cannot be asked (being restarted)."""
+    found = {}
+    for mount in PERSISTENT_MOUNTS:
+        try:
+            code, output = deployment.container("app--writer").exec_run(
+                ["sh", "-c", f"cat /app/{mount}/markers.log 2>/dev/null; true"], stderr=False)
+        except (AssertionError, docker.errors.APIError):
+            return None
+        if code != 0:
+            return None
+        found[mount] = output.decode().split()
+    return found
+
+
+def nothing_lost(deployment, markers: list[str], rows_before: int) -> None:
+    """Every marker is still in every persistent mount, and every row is still in the database."""
+    found = wait_for(lambda: markers_in(deployment), 60)
+    assert found is not None, "the writer never answered"
+    assert all(kept == markers for kept in found.values()), (markers, found)
     assert rows(deployment) == rows_before
 
 
@@ -121,7 +151,7 @@ def test_a_crash_looping_worker_shows_in_ps_and_disturbs_nothing(faults):
 
 
 def test_kill_9_of_a_workers_processes_is_recovered_by_the_restart_policy(faults):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     before = lines(faults, "data")
     writer = faults.container("app--writer")
     restarts = writer.attrs["RestartCount"]
@@ -133,7 +163,7 @@ def test_kill_9_of_a_workers_processes_is_recovered_by_the_restart_policy(faults
 
 
 def test_kill_9_of_a_workers_container_is_recovered_by_the_restart_policy(faults):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     before = lines(faults, "data")
     writer = faults.container("app--writer")
     restarts = writer.attrs["RestartCount"]
@@ -148,9 +178,10 @@ def test_kill_9_of_a_workers_container_is_recovered_by_the_restart_policy(faults
 def test_kill_9_of_the_database_loses_no_committed_row(faults):
     kept = add_row(faults)
     database = faults.container("db")
+    restarts = database.attrs["RestartCount"]
     os.kill(database.attrs["State"]["Pid"], signal.SIGKILL)
     FAULTS["injected"] += 1
-    assert wait_for(lambda: faults.container("db").attrs["RestartCount"] >= 1, 30)
+    assert wait_for(lambda: faults.container("db").attrs["RestartCount"] == restarts + 1, 30)
     assert rows(faults) == kept
     converged(faults)
 
@@ -182,7 +213,7 @@ def _status(engine, container_id: str) -> str:
 
 @pytest.mark.parametrize("step", ["after the build", "after stopping old instances", "mid-start"])
 def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     data_before = lines(faults, "data")
     version = str(int(time.time() * 1000))
     faults.edit('    VERSION: "', f'    VERSION: "{version}')
@@ -208,7 +239,7 @@ def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
 
 
 def test_two_deploys_at_once_never_both_apply(faults):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     faults.edit('    VERSION: "', '    VERSION: "concurrent-')
     command = [sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name]
     first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -224,7 +255,7 @@ def test_two_deploys_at_once_never_both_apply(faults):
 
 
 def test_an_unreachable_engine_is_a_clear_error_and_the_next_up_converges(faults):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     result = subprocess.run([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project", faults.name],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
@@ -302,7 +333,7 @@ class EngineProxy:
 
 
 def test_an_engine_that_goes_away_mid_deploy_is_a_clear_error_and_the_next_up_converges(faults, tmp_path):
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     proxy = EngineProxy(str(tmp_path / "engine.sock"))
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'engine.sock'}", "PYTHONFAULTHANDLER": "1"}
     faults.edit('    VERSION: "', '    VERSION: "outage-')
@@ -387,19 +418,24 @@ def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_n
     daemon = EngineDaemon.find()
     if daemon is None:
         pytest.skip("no dockerd here that this test may restart (needs root and a daemon outside systemd)")
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     faults.edit('    VERSION: "', '    VERSION: "restart-')
     process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project",
                                 faults.name], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    reached = wait_for(lambda: any(c.name.endswith("-next") for c in faults.engine.containers.list(
-        ignore_removed=True, all=True, filters={"label": f"orchestrator.project={faults.name}"})), 120, step=0.05)
     try:
-        daemon.stop()
-        FAULTS["injected"] += 1
+        reached = wait_for(lambda: any(c.name.endswith("-next") for c in faults.engine.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"orchestrator.project={faults.name}"})), 120, step=0.05)
+        assert reached and process.poll() is None, "the deploy ended before it started a new instance"
+        try:
+            daemon.stop()
+            FAULTS["injected"] += 1
+        finally:
+            daemon.start(faults.engine)
+        _, stderr = process.communicate(timeout=300)
     finally:
-        daemon.start(faults.engine)
-    _, stderr = process.communicate(timeout=300)
-    assert reached, f"the deploy never started a new instance:\n{stderr}"
+        if process.poll() is None:  # never leave an `up` behind holding the project's lock
+            process.kill()
+            process.communicate()
     assert "Traceback" not in stderr, stderr
     assert process.returncode == 0 or "Docker engine" in stderr, stderr  # rode it out, or says what happened
     print(f"\nup during a real engine restart: exit {process.returncode}: {stderr.strip().splitlines()[-1:]}")
@@ -413,13 +449,13 @@ def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_n
 def test_only_down_volumes_deletes_the_data(faults):
     """Runs last: after every fault above, a plain `down` + `up` keeps everything; `down --volumes` is the
     one thing that deletes files and rows."""
-    kept, files = add_row(faults), all_files(faults)
+    kept, files = add_row(faults), mark_files(faults)
     faults.ok("down")
     faults.ok("up")
     nothing_lost(faults, files, kept)
     faults.ok("down", "--volumes")
     faults.ok("up")
     assert wait_for(lambda: lines(faults, "data") > 0, 20)
-    assert all(count < files[mount] for mount, count in all_files(faults).items()), all_files(faults)
+    assert wait_for(lambda: markers_in(faults), 60) == {mount: [] for mount in PERSISTENT_MOUNTS}
     assert wait_for(lambda: _sql(faults, "SHOW TABLES") is not None, 60)
     assert _sql(faults, "SHOW TABLES") == ""  # the database came back empty

@@ -214,6 +214,10 @@ def test_validate_and_plan_never_touch_the_engine(tmp_path):
 
 def test_report_how_many_hostile_inputs_were_tried():
     """Runs last in this file: records the count for the note (pytest -s shows it)."""
+    import resource
+    resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB; includes C allocations (libyaml)
     print(f"\nhostile inputs tried in this run: {TRIED['count']}; "
-          f"largest heap one of them needed: {TRIED['peak'] / 2**20:.1f} MiB")
+          f"largest Python heap one of them needed: {TRIED['peak'] / 2**20:.1f} MiB; "
+          f"peak resident size of the whole test process: {resident:.0f} MiB")
+    assert resident < 1024
     assert TRIED["count"] > 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from tests.conftest import run_cli
 
 
@@ -45,3 +47,29 @@ def test_short_values_are_not_treated_as_secrets_in_text():
     from orchestrator.secrets import secret_values
     assert secret_values({"API_TOKEN": "abc", "DB_PASSWORD": "s3cr3t-value", "URL": "redis://u:pw@h"}) == \
         {"s3cr3t-value"}
+
+
+@pytest.mark.parametrize("example", ["services", "workers", "multiapp"])
+def test_no_password_of_a_plan_survives_masking_in_text(example):
+    """Every password (of every endpoint, wherever it sits in an env var: alone, in a URL, in the init SQL)
+    is hidden by `mask_text`, as `logs` uses it on a line that repeats it."""
+    from orchestrator.secrets import mask_text, secret_values
+    shown = json.loads(run_cli("plan", f"examples/{example}", "--format", "json", "--show-secrets").stdout)
+    passwords = set()
+    for instance in shown["instances"]:
+        if "PLATFORM_RELATIONSHIPS" in instance["env"]:
+            relationships = json.loads(base64.b64decode(instance["env"]["PLATFORM_RELATIONSHIPS"]))
+            passwords |= {e["password"] for rel in relationships.values() for e in rel if e.get("password")}
+    for instance in shown["instances"]:
+        values = secret_values(instance["env"])
+        for name, value in instance["env"].items():
+            if name != "PLATFORM_RELATIONSHIPS":
+                leaked = [p for p in passwords if p in mask_text(value, values)]
+                assert not leaked, (instance["name"], name)
+    assert passwords or example == "multiapp"
+
+
+def test_init_sql_passwords_of_every_endpoint_are_found():
+    from orchestrator.secrets import secret_values
+    sql = "CREATE USER 'ro'@'%' IDENTIFIED BY 'topsecretvalue1';\nALTER ROLE a PASSWORD 'it''s-s3cret';\n"
+    assert {"topsecretvalue1", "it's-s3cret", "it''s-s3cret"} <= secret_values({"ORCHESTRATOR_INIT_SQL": sql})
