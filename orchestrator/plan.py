@@ -258,6 +258,7 @@ def _builtin_web_env(app: App, root_location: WebLocation | None) -> dict[str, s
 
 def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
+    command = command if command and command.strip() else None  # `start: ""` is no start command
     services = {s.name: s for s in b.project.services}
     apps = {a.name: a for a in b.project.apps}
     rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)

@@ -4,8 +4,15 @@
 // sent as they are, PHP files run. Anything else goes to the passthru script, or is a 404 without one.
 $root = rtrim($_SERVER['DOCUMENT_ROOT'], '/');
 $path = rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?: '/');
-$target = realpath($root . $path);
-$inside = $target !== false && ($target === realpath($root) || strpos($target, realpath($root) . '/') === 0);
+if (strpos($path, "\0") !== false) {
+    http_response_code(400);
+    echo "Bad Request\n";
+    return true;
+}
+// No `..` segment, so the path stays under the root; symlinks in it are followed, as nginx does
+// (public/storage -> ../storage/app/public, uploads on a mount).
+$inside = !preg_match('#(^|/)\.\.(/|$)#', $path);
+$target = $root . $path;
 if ($inside && (is_file($target) || is_file("$target/index.php") || is_file("$target/index.html"))) {
     return false;
 }

@@ -48,6 +48,14 @@ def test_php_files_run_static_files_are_sent_and_other_paths_reach_the_front_con
     assert json.loads(get(php, "site", "/")[1])["front"] is True
 
 
+def test_a_symlink_in_the_web_root_is_followed_as_nginx_does(php):
+    assert get(php, "site", "/files/note.txt") == (200, "kept outside the web root, linked in\n")
+
+
+def test_a_nul_byte_in_the_path_is_a_bad_request(php):
+    assert get(php, "site", "/x%00.php")[0] == 400
+
+
 def test_nothing_outside_the_web_root_is_served(php):
     status, body = get(php, "site", "/../secret.php")
     assert "outside the web root" not in body

@@ -156,3 +156,20 @@ def test_a_static_site_passes_nothing_through(tmp_path: Path):
     web = translate(project, ENV).instance("docs")
     assert web.command == "orchestrator-web" and web.env["ORCHESTRATOR_WEB_PASSTHRU"] == ""
     assert web.env["PLATFORM_DOCUMENT_ROOT"] == "/app/_site"
+
+
+def test_an_empty_start_command_is_no_start_command(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: site\ntype: 'php:8.2'\nweb:\n  commands:\n    start: ''\n  locations:\n    '/':\n      root: web\n")
+    project, _ = load_project(tmp_path, name="site")
+    web = translate(project, ENV).instance("site")
+    assert web.command == "orchestrator-web" and web.env["PORT"] == "8888" and "SOCKET" not in web.env
+
+
+def test_nginx_location_settings_warn_by_name(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: site\ntype: 'php:8.2'\nweb:\n  locations:\n    '/':\n      root: web\n      expires: 1h\n"
+        "      rules:\n        '\\.css$': {expires: 1d}\n")
+    _, warnings = load_project(tmp_path, name="site")
+    keys = {w.key for w in warnings}
+    assert {'web.locations."/".expires', 'web.locations."/".rules'} <= keys, keys
