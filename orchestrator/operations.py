@@ -290,20 +290,16 @@ def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, sinc
 
 def relationships(target: Target, app: str | None, worker: str | None, show_secrets: bool) -> dict[str, list[dict]]:
     """The decoded PLATFORM_RELATIONSHIPS of one instance (the web instance unless --worker), passwords
-    masked unless asked for."""
+    and API tokens masked unless asked for."""
     import base64
     import json
+    from orchestrator.secrets import mask_relationships
     _, plan, _ = make_plan(target, with_sources=False)
     workers_by_app = {s.app: [w.name.split("--", 1)[1] for w in plan.instances if w.role == "worker" and w.app == s.app]
                       for s in plan.instances if s.role == "web"}
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
-    if not show_secrets:
-        for endpoints in decoded.values():
-            for endpoint in endpoints:
-                if endpoint.get("password"):
-                    endpoint["password"] = "********"
-    return decoded
+    return decoded if show_secrets else mask_relationships(decoded)
 
 
 LOGIN_SHELL = ("cd /app 2>/dev/null; if [ -f /app/.environment ]; then . /app/.environment; fi; "

@@ -259,6 +259,7 @@ def _builtin_web_env(app: App, root_location: WebLocation | None) -> dict[str, s
 def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
     command = command if command and command.strip() else None  # `start: ""` is no start command
+    builtin_web = role == "web" and command is None  # nothing of the app's own listens: orchestrator-web serves
     services = {s.name: s for s in b.project.services}
     apps = {a.name: a for a in b.project.apps}
     rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
@@ -292,9 +293,9 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         env.update(crons_env(app))
         hooks = {name: text for name, text in (("deploy", app.hooks.deploy), ("post_deploy", app.hooks.post_deploy))
                  if text}
-        if command is None:  # nothing of the app's own listens: the image's web server serves the root location
+        if builtin_web:
             env.update(_builtin_web_env(app, root_location))
-        if app.web.socket_family == "unix" and command is not None:
+        if app.web.socket_family == "unix" and not builtin_web:
             env["SOCKET"] = UNIX_SOCKET
         else:
             env["PORT"] = str(APP_PORT)
@@ -308,7 +309,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
                           settings.resources.memory_ratio if settings.resources else None)
     return ContainerSpec(
         name=instance, container=names.join(b.p, names.safe(instance)), app=app.name, role=role,
-        image=image.image, command=command or (BUILTIN_WEB if role == "web" else None), env=env,
+        image=image.image, command=BUILTIN_WEB if builtin_web else command, env=env,
         mounts=_mount_specs(b, app, instance, settings.mounts),
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 
 from orchestrator.plan import ContainerSpec, Plan
@@ -22,18 +23,32 @@ SHORTEST_MASKED_IN_TEXT = 4  # a shorter "secret" would garble ordinary log text
 SQL_PASSWORD = re.compile(r"((?:IDENTIFIED BY|PASSWORD) )'((?:[^'\\]|\\.|'')*)'")
 
 
-def _mask_relationships(value: str) -> str:
+def _decoded(value: str) -> dict | None:
     try:
-        decoded = json.loads(base64.b64decode(value))
+        return json.loads(base64.b64decode(value))
     except ValueError:
-        return MASK
-    for endpoints in decoded.values():
+        return None
+
+
+def _secret_fields(relationships: dict) -> Iterator[tuple[dict, str]]:
+    """Each (mapping, key) of decoded PLATFORM_RELATIONSHIPS that holds a secret: passwords and API tokens."""
+    for endpoints in relationships.values():
         for endpoint in endpoints:
-            if endpoint.get("password"):
-                endpoint["password"] = MASK
-            if isinstance(endpoint.get("query"), dict) and endpoint["query"].get("api_token"):
-                endpoint["query"]["api_token"] = MASK
-    return encode(decoded)
+            for holder, key in ((endpoint, "password"), (endpoint.get("query"), "api_token")):
+                if isinstance(holder, dict) and holder.get(key):
+                    yield holder, key
+
+
+def mask_relationships(relationships: dict) -> dict:
+    """Decoded PLATFORM_RELATIONSHIPS with every secret replaced by the mask (changed in place)."""
+    for holder, key in list(_secret_fields(relationships)):
+        holder[key] = MASK
+    return relationships
+
+
+def _mask_relationships(value: str) -> str:
+    decoded = _decoded(value)
+    return MASK if decoded is None else encode(mask_relationships(decoded))
 
 
 def mask_env(env: dict[str, str]) -> dict[str, str]:
@@ -56,15 +71,7 @@ def secret_values(env: dict[str, str]) -> set[str]:
     found: set[str] = set()
     for name, value in env.items():
         if name == "PLATFORM_RELATIONSHIPS":
-            try:
-                decoded = json.loads(base64.b64decode(value))
-            except ValueError:
-                continue
-            for endpoints in decoded.values():
-                for endpoint in endpoints:
-                    query = endpoint.get("query")
-                    found.update(str(v) for v in (endpoint.get("password"),
-                                                  query.get("api_token") if isinstance(query, dict) else None) if v)
+            found.update(str(holder[key]) for holder, key in _secret_fields(_decoded(value) or {}))
         elif SECRET_NAME.search(name) and value:
             found.add(value)
         elif name == "ORCHESTRATOR_INIT_SQL":  # every endpoint's password, as the server may log a statement

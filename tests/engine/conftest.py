@@ -108,6 +108,12 @@ def deploy(engine, prepared_images, tmp_path_factory):
         deployment.cleanup()
 
 
+def web_url(deployment: Deployment, instance: str = "app") -> str:
+    """The URL of the instance's web port as published on the host."""
+    port = deployment.container(instance).attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+    return f"http://127.0.0.1:{port}/"
+
+
 def wait_for(predicate, timeout: float = 30.0, step: float = 0.3):
     """Poll `predicate` until it is truthy or `timeout` passes; its last value."""
     import time

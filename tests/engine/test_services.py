@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.engine.conftest import env_of
+from tests.engine.conftest import env_of, web_url
 
 pytestmark = pytest.mark.engine
 
@@ -27,12 +27,6 @@ def fetch_json(url: str, ready, timeout: float = 90.0) -> dict:
             last = {"error": str(error)}
         time.sleep(0.5)
     pytest.fail(f"{url} never got ready: {last}")
-
-
-def web_url(deployment, instance: str = "app") -> str:
-    container = deployment.container(instance)
-    port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
-    return f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,18 @@ import urllib.request
 
 import pytest
 
-from tests.engine.conftest import PROJECTS
+from tests.engine.conftest import PROJECTS, web_url
 
 pytestmark = pytest.mark.engine
 
 
 def get(deployment, instance: str, path: str, timeout: float = 60.0) -> tuple[int, str]:
     """Status and body of GET `path` on the instance's published port (waits for the server to listen)."""
-    port = deployment.container(instance).attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+    url = web_url(deployment, instance) + path.lstrip("/")
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()

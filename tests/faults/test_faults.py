@@ -38,13 +38,20 @@ def faults(deploy):
     print(f"\nfaults injected in this run: {FAULTS['injected']}; rows kept through them: {FAULTS['rows']}")
 
 
-def _sql(deployment, statement: str) -> str | None:
-    """Run one statement with the mariadb client inside the db container; None while it cannot."""
+def _run(deployment, instance: str, *command: str) -> str | None:
+    """The stdout of `command` inside the instance; None while it cannot run there (the container is not
+    there, or is being restarted right now) or when it fails."""
     try:
-        code, output = deployment.container("db").exec_run(["sh", "-c", DB, statement], stderr=False)
+        code, output = deployment.container(instance).exec_run(list(command), stderr=False)
     except (AssertionError, docker.errors.APIError):
         return None
-    return output.decode().strip() if code == 0 else None
+    return output.decode() if code == 0 else None
+
+
+def _sql(deployment, statement: str) -> str | None:
+    """Run one statement with the mariadb client inside the db container; None while it cannot."""
+    output = _run(deployment, "db", "sh", "-c", DB, statement)
+    return None if output is None else output.strip()
 
 
 def rows(deployment) -> int:
@@ -66,12 +73,9 @@ def mark_files(deployment) -> list[str]:
     marker = uuid.uuid4().hex
     script = f"for m in {' '.join(PERSISTENT_MOUNTS)}; do echo {marker} >> /app/$m/markers.log || exit 1; done"
 
-    def write() -> bool:
-        try:  # one exec for all mounts: retried whole only if the writer could not run it at all
-            return deployment.container("app--writer").exec_run(["sh", "-c", script]).exit_code == 0
-        except (AssertionError, docker.errors.APIError):
-            return False
-    assert wait_for(write, 60), "could not write the markers"
+    # one exec for all mounts: retried whole only while the writer cannot run it at all
+    assert wait_for(lambda: _run(deployment, "app--writer", "sh", "-c", script) is not None, 60), \
+        "could not write the markers"
     MARKERS.append(marker)
     return list(MARKERS)
 
@@ -80,14 +84,10 @@ def markers_in(deployment) -> dict[str, list[str]] | None:
     """The markers in each persistent mount; None while the writer cannot be asked (being restarted)."""
     found = {}
     for mount in PERSISTENT_MOUNTS:
-        try:
-            code, output = deployment.container("app--writer").exec_run(
-                ["sh", "-c", f"cat /app/{mount}/markers.log 2>/dev/null; true"], stderr=False)
-        except (AssertionError, docker.errors.APIError):
+        output = _run(deployment, "app--writer", "sh", "-c", f"cat /app/{mount}/markers.log 2>/dev/null; true")
+        if output is None:
             return None
-        if code != 0:
-            return None
-        found[mount] = output.decode().split()
+        found[mount] = output.split()
     return found
 
 
@@ -100,11 +100,8 @@ def nothing_lost(deployment, markers: list[str], rows_before: int) -> None:
 
 
 def lines(deployment, mount: str) -> int:
-    try:
-        code, output = deployment.container("app--writer").exec_run(["cat", f"/app/{mount}/writer.log"])
-    except (AssertionError, docker.errors.APIError):  # not there, or being restarted right now
-        return 0
-    return output.decode().count("\n") if code == 0 else 0
+    """Lines the writer has appended to the mount's log (0 while it cannot be read)."""
+    return (_run(deployment, "app--writer", "cat", f"/app/{mount}/writer.log") or "").count("\n")
 
 
 def converged(deployment) -> None:
@@ -131,7 +128,6 @@ def test_workers_and_services_publish_nothing_web_only_on_loopback_and_no_extra_
         assert not any("docker.sock" in s for s in sources), name
 
 
-
 def test_logs_mask_a_password_that_a_worker_prints(faults):
     env = dict(e.split("=", 1) for e in faults.container("app--crasher").attrs["Config"]["Env"])
     password = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))["database"][0]["password"]
@@ -140,6 +136,7 @@ def test_logs_mask_a_password_that_a_worker_prints(faults):
         faults.ok("logs", "--worker", "crasher").stdout), 30)
     assert "crasher: db password ********" in masked and password not in masked
     assert f"crasher: db password {password}" in faults.ok("logs", "--worker", "crasher", "--show-secrets").stdout
+
 
 def test_a_crash_looping_worker_shows_in_ps_and_disturbs_nothing(faults):
     others = {n: c.attrs["State"]["StartedAt"] for n, c in faults.containers().items() if n != "app--crasher"}
