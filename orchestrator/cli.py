@@ -367,8 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except Exception as error:  # the engine went away in a call that had no retry: still no traceback
-        from orchestrator.engine import LOST, lost_engine
-        if isinstance(error, LOST) or isinstance(error.__cause__, LOST):
+        from orchestrator.engine import is_lost, lost_engine
+        if is_lost(error) or is_lost(error.__cause__):
             print(f"error: {lost_engine(error)}", file=sys.stderr)
             return 1
         raise

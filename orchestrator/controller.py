@@ -6,9 +6,11 @@ exactly that list. `Deployer.apply` executes it in the platform's order: network
 create the new containers beside the old ones -> let a running cron on a leaving web instance end ->
 stop the services and web instances that change or go (in parallel, each with its grace) -> start
 services (and wait until they are healthy) -> start web -> deploy hook on web -> stop the workers that
-change or go -> start workers -> remove the old containers -> post_deploy hook. If a start, a health
-wait or a deploy hook fails, every change not yet committed is rolled back, so the previous
-containers (workers included, which were not touched yet) serve again.
+change or go -> start workers -> remove the old containers -> post_deploy hook. Without a deploy hook
+nothing needs that order: everything that changes stops in one batch, and web and workers start in
+one batch once the services are healthy. If a start, a health wait or a deploy hook fails, every
+change not yet committed is rolled back, so the previous containers serve again (with a deploy hook,
+the workers were not even touched yet).
 """
 
 from __future__ import annotations
@@ -207,10 +209,10 @@ class Deployer:
             working_dir=APP_DIR if is_app else None)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
-        for network in plan.networks:
-            self.engine.ensure_network(network.name, network.internal, network.labels)
-        for volume in plan.volumes:
-            self.engine.ensure_volume(volume.name, volume.labels)
+        errors = run_parallel(lambda n: self.engine.ensure_network(n.name, n.internal, n.labels), list(plan.networks))
+        errors += run_parallel(lambda v: self.engine.ensure_volume(v.name, v.labels), list(plan.volumes))
+        if any(errors):
+            raise next(e for e in errors if e)
         changing = [a for a in actions if a.kind in ("create", "recreate")]
         # 1. create the new containers beside the old ones; a failure here touches nothing that runs
         created: dict[str, str] = {}
@@ -232,16 +234,21 @@ class Deployer:
         run_parallel(lambda a: self.drain_crons(a.old.container_id), leaving_webs, limit=len(leaving_webs))
         # 3. stop what changes or goes, all at once, each with its own grace; workers only once the web
         #    instances are up and their deploy hooks passed, so a failed deploy leaves them serving
+        hooked = [a for a in actions if a.role == "web" and a.kind in ("create", "recreate") and a.spec is not None
+                  and "deploy" in a.spec.hooks]
         try:
-            self.stop([a for a in actions if a.role != "worker"])
-            for role in ("service", "web"):
-                self.start(actions, role, created)
-            for action in actions:
-                if action.role == "web" and action.kind in ("create", "recreate") and action.spec is not None \
-                        and "deploy" in action.spec.hooks:
+            if hooked:  # the platform's order: workers change only once web runs and its deploy hook passed
+                self.stop([a for a in actions if a.role != "worker"])
+                self.start(actions, ("service",), created)
+                self.start(actions, ("web",), created)
+                for action in hooked:
                     self.run_hook(action, "deploy", created[action.instance])
-            self.stop([a for a in actions if a.role == "worker"])
-            self.start(actions, "worker", created)
+                self.stop([a for a in actions if a.role == "worker"])
+                self.start(actions, ("worker",), created)
+            else:  # nothing needs that order: one stop batch, services (and their health), then web and workers
+                self.stop(actions)
+                self.start(actions, ("service",), created)
+                self.start(actions, ("web", "worker"), created)
         except DeployFailed:
             self._roll_back(actions, created)
             raise
@@ -270,8 +277,8 @@ class Deployer:
         run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else 15), stopping,
                      limit=len(stopping))
 
-    def start(self, actions: list[Action], role: str, created: dict[str, str]) -> None:
-        batch = [a for a in actions if a.role == role and a.kind in ("create", "recreate", "start")]
+    def start(self, actions: list[Action], roles: tuple[str, ...], created: dict[str, str]) -> None:
+        batch = [a for a in actions if a.role in roles and a.kind in ("create", "recreate", "start")]
         for action in batch:
             self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
         errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or a.old.container_id), batch)
@@ -279,7 +286,7 @@ class Deployer:
         if failed:
             action, error = failed[0]
             raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
-        if role == "service":
+        if "service" in roles:
             self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
                               lambda a: created.get(a.instance) or a.old.container_id)
 

@@ -4,24 +4,31 @@ Every call the rest of the package makes goes through `Engine`, which speaks in 
 (names, labels, dicts) rather than SDK objects. Calls that can fail transiently (connection reset,
 409 while a container is being removed, 5xx) are retried with bounded exponential back-off;
 anything else becomes an `EngineError` whose message says what to do.
+
+Reads that every command makes (ping, list, inspect) go straight to the engine's unix socket with the
+standard library, and the SDK is imported only when something is created, changed or streamed: a
+no-op `up` or a `ps` never pays for importing it (about half of their time otherwise).
 """
 
 from __future__ import annotations
 
 import functools
+import http.client
+import json
+import os
+import socket
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
-
-import docker
-import requests
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+from urllib.parse import quote, urlencode
 
 from orchestrator.errors import OrchestratorError
 
 PROJECT_LABEL = "orchestrator.project"
 EXEC_WATCH_SECONDS = 2.0
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 class EngineError(OrchestratorError):
@@ -36,20 +43,40 @@ class BuildFailed(EngineError):
         self.log = log
 
 
+class SocketLost(ConnectionError):
+    """A direct read on the engine's socket found no engine (refused, reset, or no socket at all)."""
+
+
+class _NotFound(Exception):
+    """404 from a direct read."""
+
+
+def _lost_types() -> tuple[type[BaseException], ...]:
+    """What a lost engine raises: our own direct reads, and the SDK's transport once it is loaded."""
+    requests = sys.modules.get("requests")
+    if requests is None:
+        return (SocketLost,)
+    return (SocketLost, requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.Timeout)
+
+
+def is_lost(error: BaseException | None) -> bool:
+    return error is not None and isinstance(error, _lost_types())
+
+
 def _transient(error: BaseException) -> bool:
-    if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+    if isinstance(error, SocketLost):
         return True
-    if isinstance(error, APIError) and not isinstance(error, NotFound):
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(error, (requests.exceptions.ConnectionError,
+                                                   requests.exceptions.ChunkedEncodingError)):
+        return True
+    errors = sys.modules.get("docker.errors")
+    if errors is not None and isinstance(error, errors.APIError) and not isinstance(error, errors.NotFound):
         status = error.status_code or 0
         text = str(error.explanation or "")
         return status >= 500 or (status == 409 and "in progress" in text)
     return False
-
-
-_retrying = retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(5),
-                  wait=wait_exponential(multiplier=0.2, max=3), reraise=True)
-LOST = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-        requests.exceptions.Timeout)
 
 
 def lost_engine(error: BaseException) -> EngineError:
@@ -59,16 +86,78 @@ def lost_engine(error: BaseException) -> EngineError:
 
 
 def _retry(function: Callable) -> Callable:
-    """Retry transient failures with bounded back-off; a connection that stays lost becomes an EngineError."""
-    retried = _retrying(function)
+    """Retry transient failures with bounded back-off; a connection that stays lost becomes an EngineError.
+    tenacity is loaded with the first call, not with the module."""
+    retried: list[Callable] = []
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
+        if not retried:
+            from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+            retried.append(retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(5),
+                                 wait=wait_exponential(multiplier=0.2, max=3), reraise=True)(function))
         try:
-            return retried(*args, **kwargs)
-        except LOST as error:
-            raise lost_engine(error) from error
+            return retried[0](*args, **kwargs)
+        except Exception as error:
+            if is_lost(error):
+                raise lost_engine(error) from error
+            raise
     return call
+
+
+def _socket_path() -> str | None:
+    """The engine's unix socket when the environment names one plainly (or names none); None when the SDK
+    must decide (tcp, TLS, contexts)."""
+    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CONTEXT"):
+        return None
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        return DEFAULT_SOCKET
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    return None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class _Reader:
+    """GET requests on the engine's unix socket, one short connection each (safe from any thread)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path, self.timeout = path, timeout
+
+    def get(self, url: str, query: dict[str, Any] | None = None) -> Any:
+        target = url + ("?" + urlencode(query) if query else "")
+        connection = _UnixConnection(self.path, self.timeout)
+        try:
+            connection.request("GET", target)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise SocketLost(f"{type(error).__name__}: {error} ({self.path})") from error
+        finally:
+            connection.close()
+        if response.status == 404:
+            raise _NotFound(url)
+        if response.status >= 400:
+            message = body.decode("utf-8", "replace")
+            try:
+                message = json.loads(message).get("message", message)
+            except ValueError:
+                pass
+            raise EngineError(f"the engine answered {response.status} to GET {url}: {message}")
+        if not body or "json" not in (response.getheader("Content-Type") or ""):
+            return body.decode("utf-8", "replace") if body else None
+        return json.loads(body)
 
 
 @dataclass(frozen=True)
@@ -94,30 +183,66 @@ class Engine:
     """A connection to the Docker engine (holds the SDK client)."""
 
     def __init__(self, timeout: int = 120) -> None:
+        self.timeout = timeout
+        self._api: Any = None
+        self._lock = threading.Lock()
+        path = _socket_path()
+        self.reader = _Reader(path, timeout) if path else None
+        if self.reader is None:
+            _ = self.api  # no plain socket: the SDK connects (and pings) now
+            return
         try:
-            self.client = docker.from_env(timeout=timeout, max_pool_size=64)
-            self.api = self.client.api
-            self.api.ping()
-        except (DockerException, requests.exceptions.RequestException) as error:
+            self.reader.get("/_ping")
+        except (SocketLost, EngineError) as error:
             raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you use its socket?")
 
+    @property
+    def api(self) -> Any:
+        """The SDK's low-level client, made on first use (importing the SDK is the slow part of a command)."""
+        with self._lock:
+            if self._api is None:
+                import docker
+                import requests
+                try:
+                    client = docker.from_env(timeout=self.timeout, max_pool_size=64)
+                    client.api.ping()
+                except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+                    raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you "
+                                      "use its socket?")
+                self._api = client.api
+            return self._api
+
+    def _read(self, url: str, query: dict[str, Any] | None = None, sdk: Callable[[], Any] | None = None) -> Any:
+        """A GET straight on the socket where there is one, else through the SDK (`sdk`); None for 404."""
+        if self.reader is not None:
+            try:
+                return self.reader.get(url, query)
+            except _NotFound:
+                return None
+        from docker.errors import NotFound
+        try:
+            return sdk() if sdk else None
+        except NotFound:
+            return None
+
     # -- images ----------------------------------------------------------------------------------
+    def _image(self, ref: str) -> dict[str, Any] | None:
+        return self._read(f"/images/{quote(ref, safe='/:@')}/json", sdk=lambda: self.api.inspect_image(ref))
+
     @_retry
     def image_id(self, ref: str) -> str | None:
-        try:
-            return self.api.inspect_image(ref)["Id"]
-        except (ImageNotFound, NotFound):
-            return None
+        found = self._image(ref)
+        return found["Id"] if found else None
 
     @_retry
     def image_labels(self, ref: str) -> dict[str, str]:
-        try:
-            return self.api.inspect_image(ref)["Config"].get("Labels") or {}
-        except (ImageNotFound, NotFound):
-            return {}
+        found = self._image(ref)
+        return (found or {}).get("Config", {}).get("Labels") or {}
 
     def pull(self, ref: str) -> bool:
         """Try to pull `ref`; False (not an error) when no registry can serve it."""
+        import requests
+        from docker.errors import APIError
         repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
         try:
             self.api.pull(repository, tag=tag or "latest")
@@ -136,6 +261,7 @@ class Engine:
     def build(self, context: Any, tag: str, labels: dict[str, str] | None, on_line: Callable[[str], None],
               dockerfile: str | None = None) -> str:
         """Build from a tar context (file object); streams each output line to `on_line`; returns the image id."""
+        from docker.errors import APIError
         tail: list[str] = []
         try:
             for chunk in self.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
@@ -157,19 +283,25 @@ class Engine:
 
     @_retry
     def remove_image(self, ref: str) -> None:
+        from docker.errors import NotFound
         try:
             self.api.remove_image(ref, force=True)
-        except (ImageNotFound, NotFound):
+        except NotFound:
             pass
 
     def images(self, label: str) -> list[str]:
-        return [tag for image in self.api.images(filters={"label": label}) for tag in (image.get("RepoTags") or [])]
+        found = self._read("/images/json", {"filters": json.dumps({"label": [label]})},
+                           sdk=lambda: self.api.images(filters={"label": label})) or []
+        return [tag for image in found for tag in (image.get("RepoTags") or [])]
 
     # -- networks and volumes -----------------------------------------------------------------------
     @_retry
     def ensure_network(self, name: str, internal: bool, labels: dict[str, str]) -> None:
-        if any(n["Name"] == name for n in self.api.networks(names=[name])):
+        found = self._read("/networks", {"filters": json.dumps({"name": [name]})},
+                           sdk=lambda: self.api.networks(names=[name])) or []
+        if any(n["Name"] == name for n in found):
             return
+        from docker.errors import APIError
         try:
             self.api.create_network(name, driver="bridge", internal=internal, labels=labels, check_duplicate=True)
         except APIError as error:
@@ -178,10 +310,13 @@ class Engine:
 
     @_retry
     def networks(self, project: str) -> list[str]:
-        return [n["Name"] for n in self.api.networks(filters={"label": f"{PROJECT_LABEL}={project}"})]
+        found = self._read("/networks", {"filters": json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})},
+                           sdk=lambda: self.api.networks(filters={"label": f"{PROJECT_LABEL}={project}"})) or []
+        return [n["Name"] for n in found]
 
     @_retry
     def remove_network(self, name: str) -> None:
+        from docker.errors import NotFound
         try:
             self.api.remove_network(name)
         except NotFound:
@@ -189,18 +324,18 @@ class Engine:
 
     @_retry
     def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        try:
-            self.api.inspect_volume(name)
-        except NotFound:
+        if self._read(f"/volumes/{quote(name, safe='')}", sdk=lambda: self.api.inspect_volume(name)) is None:
             self.api.create_volume(name=name, labels=labels)
 
     @_retry
     def volumes(self, project: str) -> list[dict[str, Any]]:
-        found = self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"}).get("Volumes") or []
-        return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in found]
+        listed = self._read("/volumes", {"filters": json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})},
+                            sdk=lambda: self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"})) or {}
+        return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in listed.get("Volumes") or []]
 
     @_retry
     def remove_volume(self, name: str) -> None:
+        from docker.errors import NotFound
         try:
             self.api.remove_volume(name, force=True)
         except NotFound:
@@ -208,24 +343,26 @@ class Engine:
 
     # -- containers ---------------------------------------------------------------------------------
     def containers(self, project: str) -> list[ContainerState]:
-        """Every container of the project, running or not, in one list call plus one inspect each."""
+        """Every container of the project, running or not: one list call, then the inspects at once."""
         listed = self._list(project)
-        states = []
-        for item in listed:
-            state = self.inspect(item["Id"])
-            if state is not None:
-                states.append(state)
-        return states
+        if len(listed) <= 1:
+            found = [self.inspect(item["Id"]) for item in listed]
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(listed))) as pool:
+                found = list(pool.map(lambda item: self.inspect(item["Id"]), listed))
+        return [state for state in found if state is not None]
 
     @_retry
     def _list(self, project: str) -> list[dict[str, Any]]:
-        return self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        filters = {"label": [f"{PROJECT_LABEL}={project}"]}
+        return self._read("/containers/json", {"all": "1", "filters": json.dumps(filters)},
+                          sdk=lambda: self.api.containers(all=True, filters=filters)) or []
 
     @_retry
     def inspect(self, container: str) -> ContainerState | None:
-        try:
-            data = self.api.inspect_container(container)
-        except NotFound:
+        data = self._read(f"/containers/{quote(container, safe='')}/json",
+                          sdk=lambda: self.api.inspect_container(container))
+        if data is None:
             return None
         state = data["State"]
         port = None
@@ -243,10 +380,9 @@ class Engine:
 
     def container_env(self, container: str) -> dict[str, str]:
         """The container's environment; empty when it is gone (removed by a deploy since it was listed)."""
-        try:
-            env = self.api.inspect_container(container).get("Config", {}).get("Env") or []
-        except NotFound:
-            return {}
+        data = self._read(f"/containers/{quote(container, safe='')}/json",
+                          sdk=lambda: self.api.inspect_container(container))
+        env = (data or {}).get("Config", {}).get("Env") or []
         return dict(item.split("=", 1) for item in env if "=" in item)
 
     def create_container(self, *, name: str, image: str, command: list[str] | None, env: dict[str, str],
@@ -287,6 +423,7 @@ class Engine:
 
     @_retry
     def _create(self, **kwargs: Any) -> str:
+        from docker.errors import APIError
         try:
             return self.api.create_container(**kwargs)["Id"]
         except APIError as error:
@@ -303,16 +440,20 @@ class Engine:
         self.api.start(container)
 
     def stop(self, container: str, timeout: int) -> None:
+        from docker.errors import NotFound
         try:
             self.api.stop(container, timeout=timeout)
         except NotFound:
             pass
-        except LOST as error:
-            raise lost_engine(error) from error
+        except Exception as error:
+            if is_lost(error):
+                raise lost_engine(error) from error
+            raise
 
     @_retry
     def remove(self, container: str) -> None:
         """Remove a container and its anonymous (tmp) volumes; named volumes stay."""
+        from docker.errors import NotFound
         try:
             self.api.remove_container(container, force=True, v=True)
         except NotFound:
@@ -334,12 +475,15 @@ class Engine:
     def exec_stream(self, container: str, command: list[str], on_stdout: Callable[[bytes], None],
                     on_stderr: Callable[[bytes], None], workdir: str = "/app") -> int:
         """Run `command` in the container, streaming stdout and stderr apart as they come; its exit status."""
+        from docker.errors import APIError
         try:
             created = self.api.exec_create(container, command, workdir=workdir, stdout=True, stderr=True)
         except APIError as error:
             raise EngineError(f"cannot run a command in {container}: {error.explanation or error}")
-        except LOST as error:
-            raise lost_engine(error) from error
+        except Exception as error:
+            if is_lost(error):
+                raise lost_engine(error) from error
+            raise
         outcome: dict[str, Any] = {}
 
         def pump() -> None:
@@ -362,11 +506,13 @@ class Engine:
             if streamer.is_alive():
                 try:
                     self.api.ping()
-                except LOST as error:
-                    raise lost_engine(error) from error
+                except Exception as error:
+                    if is_lost(error):
+                        raise lost_engine(error) from error
+                    raise
         if "error" in outcome:
             error = outcome["error"]
-            raise lost_engine(error) if isinstance(error, LOST) else error
+            raise lost_engine(error) if is_lost(error) else error
         code = outcome.get("code")
         return 126 if code is None else code
 

@@ -41,6 +41,9 @@ HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 DEBIAN_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 STAND_IN_LABEL = "orchestrator.stand-in"
 BASE_LABEL = "orchestrator.base"
+IMAGE_APP_LABEL = "orchestrator.image.app"  # which app an image is of: never a container identity label,
+IMAGE_PROJECT_LABEL = "orchestrator.image.project"  # which every container started from the image inherits
+IDENTITY_LABEL = "orchestrator.project"  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
 
 # What Debian's archive offers for each runtime: packages, the version it provides, extra Dockerfile lines.
@@ -350,9 +353,11 @@ def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, 
     base = resolver.runtime_base(build.runtime, build.version, build.base_image)
     base_id = engine.image_id(base.ref) or base.ref
     existing = engine.image_id(build.image)
-    if existing and not force and engine.image_labels(build.image).get(BASE_LABEL) == base_id:
+    found = engine.image_labels(build.image) if existing else {}
+    # an image made before identity labels left images carries one: rebuild it, or its containers look ours
+    if existing and not force and found.get(BASE_LABEL) == base_id and IDENTITY_LABEL not in found:
         return existing
-    labels = {BASE_LABEL: base_id, "orchestrator.app": build.app, "orchestrator.project": project}
+    labels = {BASE_LABEL: base_id, IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
     context = build_context(build, project_root, base.ref, labels)
     with reporter.working(f"building image {build.image} for app {build.app} (from {base.ref})"):
         return engine.build(context, build.image, None, reporter.detail, dockerfile=".orchestrator/Dockerfile")

@@ -84,7 +84,7 @@ def dockerfile(build: ImageBuild) -> str:
         "ENV " + " \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in sorted(env.items())),
         "COPY . /app/",
         f"RUN mkdir -p /app/.orchestrator && cd /app/.orchestrator && {writes} && sh /app/.orchestrator/build.sh",
-        f'LABEL "orchestrator.app"={json.dumps(build.app)}',
+        f'LABEL "orchestrator.image.app"={json.dumps(build.app)}',
     ]
     return "\n".join(lines) + "\n"
 

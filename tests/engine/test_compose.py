@@ -136,3 +136,39 @@ def test_docker_compose_accepts_every_exported_file(name):
     result = subprocess.run(["docker-compose", "-f", str(REPO / "compose" / f"{name}.yml"), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_beside_orchestrator_up_of_the_same_project_leaves_both_untouched(deploy, engine,
+                                                                                          prepared_images, tmp_path):
+    """What docker-compose runs from the exported file is its own, even under the same project name and
+    from the same images: `orchestrator up` neither adopts, stops nor removes it, and compose's `down`
+    leaves orchestrator's containers alone."""
+    deployment = deploy(EXAMPLES / "workers")
+    exported = tmp_path / "exported" / "workers.yml"
+    deployment.ok("compose", "-o", str(exported))
+    env = {**os.environ, **stand_ins(prepared_images)}
+    compose = ["docker-compose", "-f", str(exported), "-p", deployment.name]
+    try:
+        started = subprocess.run([*compose, "up", "-d"], env=env, capture_output=True, text=True, timeout=900)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+        def composed() -> dict[str, str]:
+            return {c.name: c.id for c in engine.containers.list(ignore_removed=True, filters={
+                "label": f"com.docker.compose.project={deployment.name}"})}
+
+        theirs = composed()
+        assert len(theirs) == 5, theirs
+        planned = deployment.ok("up", "--dry-run").stdout
+        assert "remove" not in planned and "leftover" not in planned, planned
+        deployment.ok("up")
+        ours = deployment.ids()
+        assert sorted(ours) == ["app", "app--mail", "app--queue", "mariadb", "rabbitmq"]
+        assert not set(ours.values()) & set(theirs.values())
+        again = deployment.ok("up").stdout + deployment.ok("up").stderr
+        assert composed() == theirs and all(engine.containers.get(i).status == "running" for i in theirs.values())
+        assert deployment.ids() == ours, again
+        subprocess.run([*compose, "down", "-v", "-t", "15"], env=env, capture_output=True, timeout=300, check=True)
+        assert deployment.ids() == ours
+        assert all(engine.containers.get(i).status == "running" for i in ours.values())
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "15"], env=env, capture_output=True, timeout=300)

@@ -24,7 +24,6 @@ from tests.engine.conftest import PROJECTS, wait_for
 pytestmark = pytest.mark.engine
 FAULTS = {"injected": 0, "rows": 0}
 PERSISTENT_MOUNTS = ("data", "own", "stored", "shared")
-MARKERS: list[str] = []
 DB = 'MYSQL_PWD="$MARIADB_PASSWORD" exec mariadb -h127.0.0.1 -u"$MARIADB_USER" "$MARIADB_DATABASE" -N -e "$0"'
 
 
@@ -76,8 +75,9 @@ def mark_files(deployment) -> list[str]:
     # one exec for all mounts: retried whole only while the writer cannot run it at all
     assert wait_for(lambda: _run(deployment, "app--writer", "sh", "-c", script) is not None, 60), \
         "could not write the markers"
-    MARKERS.append(marker)
-    return list(MARKERS)
+    markers = deployment.__dict__.setdefault("markers", [])  # per deployment: each has its own files
+    markers.append(marker)
+    return list(markers)
 
 
 def markers_in(deployment) -> dict[str, list[str]] | None:
@@ -219,7 +219,7 @@ def test_a_deploy_killed_at_each_step_converges_on_the_next_up(faults, step):
     engine = faults.engine
     conditions = {
         "after the build": lambda: any(image.id != old.image.id for image in
-                                       engine.images.list(filters={"label": f"orchestrator.project={faults.name}"})),
+                                       engine.images.list(filters={"label": f"orchestrator.image.project={faults.name}"})),
         "after stopping old instances": lambda: _status(engine, old.id) != "running",
         "mid-start": lambda: any(c.name.endswith("-next") and c.status == "running"
                                  for c in engine.containers.list(ignore_removed=True, all=True, filters={
@@ -362,72 +362,49 @@ def test_an_engine_that_goes_away_mid_deploy_is_a_clear_error_and_the_next_up_co
 
 
 
-class EngineDaemon:
-    """This machine's real dockerd, stopped with SIGTERM and started again with the same command line and
-    environment, as its service manager would. The daemon stops every container on the way down and
-    starts the ones with a restart policy on the way up, exactly what a user's engine restart does."""
-
-    PIDFILE = Path("/var/run/docker.pid")
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        proc = Path(f"/proc/{pid}")
-        self.argv = [a for a in (proc / "cmdline").read_bytes().decode().split("\0") if a]
-        self.env = dict(e.split("=", 1) for e in (proc / "environ").read_bytes().decode().split("\0") if "=" in e)
-        self.log = os.readlink(proc / "fd" / "2")
-
-    @classmethod
-    def find(cls) -> "EngineDaemon | None":
-        """The daemon, if this test may restart it: root, a dockerd that no service manager would fight over."""
-        try:
-            pid = int(cls.PIDFILE.read_text())
-            manager = Path(f"/proc/{pid}/cgroup").read_text()
-            if os.geteuid() != 0 or not os.readlink(f"/proc/{pid}/exe").endswith("dockerd") \
-                    or "docker.service" in manager:
-                return None
-            return cls(pid)
-        except (OSError, ValueError):
-            return None
-
-    def running(self) -> bool:
-        return Path(f"/proc/{self.pid}").exists()
-
-    def stop(self) -> None:
-        os.kill(self.pid, signal.SIGTERM)
-        assert wait_for(lambda: not self.running(), 120, step=0.1), "dockerd did not stop"
-
-    def start(self, client) -> None:
-        with open(self.log if self.log.startswith("/") else os.devnull, "ab") as log:
-            subprocess.run(["setsid", "-f", *self.argv], env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                           stderr=log, check=True)
-        assert wait_for(lambda: _pings(client), 60, step=0.2), "dockerd did not come back"
-        self.pid = int(self.PIDFILE.read_text())
-
-
-def _pings(client) -> bool:
+@pytest.fixture(scope="module")
+def owned_engine(engine, prepared_images, tmp_path_factory):
+    """The faults project deployed on an engine this test owns (see owned_engine.py), loaded with the
+    images it needs from the machine's engine, and removed with everything on it at the end."""
+    from tests.engine.conftest import Deployment
+    from tests.faults.owned_engine import OwnedEngine
+    owned = OwnedEngine(engine.info()["Driver"])
     try:
-        return client.ping()
-    except Exception:  # noqa: BLE001  (any failure means: not back yet)
-        return False
+        client = owned.start()
+        refs = sorted({line.split()[-1] for line in prepared_images.splitlines()
+                       if line.startswith(("app app: base", "service mariadb:"))})
+        assert len(refs) == 2, prepared_images
+        owned.load(engine, refs)
+        deployment = Deployment(PROJECTS / "faults", tmp_path_factory.mktemp("owned"), client, owned.env())
+        deployment.owned = owned
+        deployment.ok("up")
+        assert wait_for(lambda: lines(deployment, "data") > 2)
+        assert wait_for(lambda: _sql(deployment, "CREATE TABLE IF NOT EXISTS kept (id INT PRIMARY KEY)") is not None,
+                        60)
+        yield deployment
+        deployment.cli("down", "--volumes", timeout=300)
+    finally:
+        owned.close()
 
 
-def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_next_up_converges(faults):
-    daemon = EngineDaemon.find()
-    if daemon is None:
-        pytest.skip("no dockerd here that this test may restart (needs root and a daemon outside systemd)")
-    kept, files = add_row(faults), mark_files(faults)
-    faults.edit('    VERSION: "', '    VERSION: "restart-')
-    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(faults.dir), "--project",
-                                faults.name], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_next_up_converges(owned_engine):
+    """A real dockerd, stopped with SIGTERM while a deploy is in flight and started again: it stops every
+    container on the way down and starts the ones with a restart policy on the way up, exactly what a
+    user's engine restart does. The engine is the test's own; the machine's daemon is never touched."""
+    deployment, owned = owned_engine, owned_engine.owned
+    kept, files = add_row(deployment), mark_files(deployment)
+    deployment.edit('    VERSION: "', '    VERSION: "restart-')
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "up", str(deployment.dir), "--project",
+                                deployment.name], cwd=REPO, env=owned.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        reached = wait_for(lambda: any(c.name.endswith("-next") for c in faults.engine.containers.list(
-            ignore_removed=True, all=True, filters={"label": f"orchestrator.project={faults.name}"})), 120, step=0.05)
+        reached = wait_for(lambda: any(c.name.endswith("-next") for c in deployment.engine.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"orchestrator.project={deployment.name}"})), 120,
+            step=0.05)
         assert reached and process.poll() is None, "the deploy ended before it started a new instance"
-        try:
-            daemon.stop()
-            FAULTS["injected"] += 1
-        finally:
-            daemon.start(faults.engine)
+        owned.restart()
+        deployment.engine = owned.client
+        FAULTS["injected"] += 1
         _, stderr = process.communicate(timeout=300)
     finally:
         if process.poll() is None:  # never leave an `up` behind holding the project's lock
@@ -436,11 +413,11 @@ def test_a_real_engine_restart_mid_deploy_is_survived_or_a_clear_error_and_the_n
     assert "Traceback" not in stderr, stderr
     assert process.returncode == 0 or "Docker engine" in stderr, stderr  # rode it out, or says what happened
     print(f"\nup during a real engine restart: exit {process.returncode}: {stderr.strip().splitlines()[-1:]}")
-    faults.ok("up")
-    converged(faults)
-    env_inside = dict(e.split("=", 1) for e in faults.container("app--writer").attrs["Config"]["Env"])
+    deployment.ok("up")
+    converged(deployment)
+    env_inside = dict(e.split("=", 1) for e in deployment.container("app--writer").attrs["Config"]["Env"])
     assert env_inside["VERSION"].startswith("restart-")
-    nothing_lost(faults, files, kept)
+    nothing_lost(deployment, files, kept)
 
 
 def test_only_down_volumes_deletes_the_data(faults):
