@@ -197,9 +197,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     changed = [a for a in result.actions if a.kind != "keep"]
     print(f"{len(changed)} change(s), {len(result.actions) - len(changed)} instance(s) unchanged")
     _print_ps(result.states)
-    for instance, url in operations.web_url(result.states):
-        print(f"web {instance}: {url}")
+    _print_routes(result.routes)
+    if result.local_ca:
+        print(f"HTTPS routes use certificates of a local CA made for this machine: {result.local_ca} "
+              "(see the README to trust it)")
     return 0
+
+
+def _print_routes(checks) -> None:
+    """Each route's local URL and what it answered; a route that does not answer is a warning on stderr
+    (the deploy itself stands, as on the platform)."""
+    for check in checks:
+        route = check.route
+        if route.type == "upstream":
+            answer = f"{check.status}" if check.status else "no answer"
+            print(f"route {route.local_url} -> app {route.upstream}: {answer}")
+        else:
+            from orchestrator.router import local_url
+            print(f"route {route.local_url} -> {route.type} to {local_url(route.to or '', check.ports)}")
+    for check in checks:
+        if check.problem:
+            print(f"warning: route {check.route.local_url} (app {check.route.upstream}) does not answer: "
+                  f"{check.problem}", file=sys.stderr)
 
 
 def _with_prefix(args: argparse.Namespace, work):
@@ -237,8 +256,10 @@ def cmd_ps(args: argparse.Namespace) -> int:
         print("nothing runs for this project")
         return 0
     _print_ps(states, operations.last_exit_codes(engine, states))
-    for instance, url in operations.web_url(states):
-        print(f"web {instance}: {url}")
+    for state in states:
+        if state.labels.get("orchestrator.role") == "router" and state.ports:
+            print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
+                                         for inside, host in state.ports) + " (`orchestrator up` lists the routes)")
     return 0
 
 

@@ -33,7 +33,7 @@ from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
 FIELDS_LABEL = f"{LABEL}.fields"
 NEXT_SUFFIX = "-next"
 APP_INIT = "/usr/local/bin/orchestrator-init"
-ROLE_ORDER = {"service": 0, "web": 1, "worker": 2}
+ROLE_ORDER = {"service": 0, "web": 1, "worker": 2, "router": 3}
 PARALLELISM = 16
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
 
@@ -196,7 +196,7 @@ class Deployer:
     say: Callable[[str], None]
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
-        is_app = spec.role != "service"
+        is_app = spec.role in ("web", "worker")
         return self.engine.create_container(
             name=name, image=image_ref, command=[spec.command] if is_app and spec.command else
             (["sleep infinity"] if is_app else None),
@@ -244,11 +244,11 @@ class Deployer:
                 for action in hooked:
                     self.run_hook(action, "deploy", created[action.instance])
                 self.stop([a for a in actions if a.role == "worker"])
-                self.start(actions, ("worker",), created)
+                self.start(actions, ("worker", "router"), created)
             else:  # nothing needs that order: one stop batch, services (and their health), then web and workers
                 self.stop(actions)
                 self.start(actions, ("service",), created)
-                self.start(actions, ("web", "worker"), created)
+                self.start(actions, ("web", "worker", "router"), created)
         except DeployFailed:
             self._roll_back(actions, created)
             raise

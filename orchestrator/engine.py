@@ -174,6 +174,7 @@ class ContainerState:
     started_at: str
     finished_at: str
     host_port: int | None
+    ports: tuple[tuple[int, int], ...] = ()  # (container port, host port) of every published port
     cpus: float = 0.0
     memory_mb: int = 0
     health: str = ""  # starting | healthy | unhealthy, or "" without a healthcheck
@@ -366,16 +367,18 @@ class Engine:
             return None
         state = data["State"]
         port = None
-        for bindings in (data["NetworkSettings"].get("Ports") or {}).values():
+        published = []
+        for inside, bindings in sorted((data["NetworkSettings"].get("Ports") or {}).items()):
             for binding in bindings or []:
                 if binding.get("HostPort"):
                     port = int(binding["HostPort"])
+                    published.append((int(inside.split("/")[0]), port))
         return ContainerState(id=data["Id"], name=data["Name"].lstrip("/"), labels=data["Config"].get("Labels") or {},
                               image_id=data["Image"], status=state["Status"],
                               health=(state.get("Health") or {}).get("Status", ""),
                               restart_count=data.get("RestartCount", 0), exit_code=state.get("ExitCode", 0),
                               started_at=state.get("StartedAt", ""), finished_at=state.get("FinishedAt", ""),
-                              host_port=port, cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
+                              host_port=port, ports=tuple(sorted(set(published))), cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
                               memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024))
 
     def container_env(self, container: str) -> dict[str, str]:
@@ -516,8 +519,9 @@ class Engine:
         code = outcome.get("code")
         return 126 if code is None else code
 
-    def exec(self, container: str, command: list[str], env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
-        created = self.api.exec_create(container, command, environment=env, workdir="/app")
+    def exec(self, container: str, command: list[str], env: dict[str, str] | None = None,
+             workdir: str = "/app") -> tuple[int, bytes, bytes]:
+        created = self.api.exec_create(container, command, environment=env, workdir=workdir)
         stdout, stderr = self.api.exec_start(created["Id"], demux=True)
         code = self.api.exec_inspect(created["Id"])["ExitCode"]
         return code, stdout or b"", stderr or b""

@@ -48,16 +48,16 @@ PULL_RETRY_SECONDS = 3600
 
 # What Debian's archive offers for each runtime: packages, the version it provides, extra Dockerfile lines.
 RUNTIME_STAND_INS: dict[str, tuple[str, str, str]] = {
-    "python": ("python3 python3-pip python3-venv python3-dev build-essential", "3.11",
+    "python": ("python3 python3-pip python3-venv python3-dev build-essential nginx", "3.11",
                "RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -sf /usr/bin/python3 /usr/local/bin/python "
                "&& ln -sf /usr/bin/pip3 /usr/local/bin/pip"),
-    "nodejs": ("nodejs npm", "18", ""),
-    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer", "8.2", ""),
-    "ruby": ("ruby-full ruby-bundler build-essential", "3.1", ""),
-    "golang": ("golang-go", "1.19", ""),
-    "java": ("default-jdk-headless maven", "17", ""),
-    "elixir": ("elixir erlang-dev", "1.14", ""),
-    "rust": ("rustc cargo", "1", ""),
+    "nodejs": ("nodejs npm nginx", "18", ""),
+    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer nginx", "8.2", ""),
+    "ruby": ("ruby-full ruby-bundler build-essential nginx", "3.1", ""),
+    "golang": ("golang-go nginx", "1.19", ""),
+    "java": ("default-jdk-headless maven nginx", "17", ""),
+    "elixir": ("elixir erlang-dev nginx", "1.14", ""),
+    "rust": ("rustc cargo nginx", "1", ""),
 }
 SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),
                      "postgresql": ("postgresql", "15"), "redis": ("redis", "7.0"),
@@ -243,18 +243,30 @@ class ImageResolver:
             raise OrchestratorError(f"no image for service {service_type}:{version}: {official} cannot be pulled "
                                     "and there is no local stand-in for it; map one with --images")
         name, debian_version = SERVICE_STAND_INS[service_type]
-        base = self.debian_base()
-        folder = templates_dir() / "services" / name
-        dockerfile = Template((folder / "Dockerfile").read_text()).substitute(base_image=base)
-        files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "Dockerfile"}
-        content = dockerfile.encode() + b"".join(k.encode() + v for k, v in sorted(files.items()))
-        ref = f"orchestrator/stand-in-{name}:{debian_version}-{base.split(':')[1]}-{_short_digest(content)}"
-        if not self.engine.image_id(ref):
-            self._build_stand_in(ref, dockerfile, files, f"{name}:{debian_version}")
+        ref = self._from_template(templates_dir() / "services" / name, f"orchestrator/stand-in-{name}",
+                                  debian_version, f"{name}:{debian_version}")
         note = "" if debian_version == version else (
             f"{service_type}:{version}: {official} cannot be pulled here; using Debian's {name} {debian_version} "
             f"({ref}) instead of {version}")
         return Resolution(ref, note)
+
+    def router_image(self) -> Resolution:
+        """The router's image (templates/router: Debian's nginx and openssl), built once per template."""
+        if "router" not in self._cache:
+            self._cache["router"] = Resolution(self._from_template(templates_dir() / "router", "orchestrator/router",
+                                                                   "nginx", "router"))
+        return self._cache["router"]
+
+    def _from_template(self, folder: Path, repository: str, version: str, label: str) -> str:
+        """An image built FROM the Debian base with `folder`'s Dockerfile and files, tagged by their digest."""
+        base = self.debian_base()
+        dockerfile = Template((folder / "Dockerfile").read_text()).substitute(base_image=base)
+        files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "Dockerfile"}
+        content = dockerfile.encode() + b"".join(k.encode() + v for k, v in sorted(files.items()))
+        ref = f"{repository}:{version}-{base.split(':')[1]}-{_short_digest(content)}"
+        if not self.engine.image_id(ref):
+            self._build_stand_in(ref, dockerfile, files, label)
+        return ref
 
 
 def _short_digest(content: bytes) -> str:
@@ -312,7 +324,7 @@ def _pip_spec(name: str, constraint: str) -> str:
     return f"{name}{constraint}"
 
 
-RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-web", "php-router.php")
+RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm")
 """What every app image gets from `templates/runtime/`; build.sh installs them."""
 
 

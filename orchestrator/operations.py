@@ -7,9 +7,11 @@ engine calls in `engine`, and printing in `cli`.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -24,8 +26,10 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map
 from orchestrator.plan import LABEL, Plan, environment_for, translate
+from orchestrator.platform_routes import routes_json
+from orchestrator.router import LocalRoute, local_routes
 from orchestrator.progress import Reporter
-from orchestrator.state import credentials, forget_credentials
+from orchestrator.state import credentials, forget_credentials, state_dir
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,75 @@ class UpResult:
     plan: Plan
     notes: list[str]
     states: list[ContainerState]  # what runs once the deploy is done (empty for a dry run)
+    routes: list[RouteCheck] = field(default_factory=list)
+    local_ca: Path | None = None  # where the CA of the HTTPS routes was written, when it was new
+
+
+@dataclass(frozen=True)
+class RouteCheck:
+    """A route, its local URL, and what it answered through the router after the deploy."""
+
+    route: LocalRoute
+    ports: tuple[int, int]  # the router's (http, https) ports
+    status: int | None  # None: not asked (a redirect); 0: no answer
+    problem: str = ""  # why the route does not answer, with the web instance's last log lines
+
+
+ROUTE_TIMEOUT = float(os.environ.get("ORCHESTRATOR_ROUTE_TIMEOUT", "30"))
+LOCAL_CA_FILE = "local-ca.crt"
+
+
+def check_routes(engine: Engine, project: Project, plan: Plan, states: list[ContainerState]) -> list[RouteCheck]:
+    """Request every upstream route through the router (each waited for, at most ROUTE_TIMEOUT seconds, all
+    at once); a route that does not answer says which instance should have, and its last log lines."""
+    from orchestrator import probe
+    ports = (plan.environment.http_port, plan.environment.https_port)
+    if not ports[0] or not any(s.role == "router" for s in plan.instances):
+        return []
+    routes = local_routes(routes_json(project.routes, plan.environment.domain), ports)
+    webs = {s.labels.get(f"{LABEL}.app"): s for s in states if s.labels.get(f"{LABEL}.role") == "web"}
+
+    def check(route: LocalRoute) -> RouteCheck:
+        if route.type != "upstream":
+            return RouteCheck(route, ports, None)
+        answer = probe.wait_for_answer(route.local_url, ROUTE_TIMEOUT)
+        if 0 < answer.status < 500:
+            return RouteCheck(route, ports, answer.status)
+        web = webs.get(route.upstream)
+        why = answer.error or f"status {answer.status}"
+        if web is None:
+            return RouteCheck(route, ports, answer.status, f"{why}; app {route.upstream} has no running web instance")
+        tail = b"".join(engine.logs(web.id, tail=15)).decode("utf-8", "replace").rstrip()
+        from orchestrator.secrets import mask_text
+        tail = mask_text(tail, secrets_in(engine, [web]))
+        return RouteCheck(route, ports, answer.status, f"{why}; the last log lines of web instance "
+                          f"{web.labels.get(f'{LABEL}.instance')}:\n" + "\n".join("    " + line for line in tail.splitlines()))
+
+    results: list[RouteCheck] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(routes)))) as pool:
+        results = list(pool.map(check, routes))
+    return results
+
+
+def export_local_ca(engine: Engine, states: list[ContainerState]) -> Path | None:
+    """Copy the machine's local CA certificate (made by the first router) to the state directory, so a
+    user can trust it; the path when the file is new or changed, else None."""
+    router = next((s for s in states if s.labels.get(f"{LABEL}.role") == "router" and s.status == "running"), None)
+    if router is None:
+        return None
+    for _ in range(20):  # the router makes the CA as it starts
+        status, output, _ = engine.exec(router.id, ["cat", "/ca/ca.crt"], workdir="/")
+        if status == 0 and output.startswith(b"-----BEGIN"):
+            break
+        time.sleep(0.25)
+    else:
+        return None
+    path = state_dir() / LOCAL_CA_FILE
+    if path.exists() and path.read_bytes() == output:
+        return None
+    path.write_bytes(output)
+    path.chmod(0o644)
+    return path
 
 
 def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_run: bool = False) -> UpResult:
@@ -96,6 +169,9 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
                 service = services[spec.app]
                 resolved = resolver.service_image(service.type, service.version, spec.image)
                 refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
+            elif spec.role == "router" and spec.image not in refs:
+                resolved = resolver.router_image()
+                refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
         for build in plan.images:
             ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
             refs[build.image] = build.image
@@ -103,7 +179,10 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             reporter.step(f"note: {note}")
         actions = decide(plan, observed, ids)
         Deployer(engine, reporter.step).apply(plan, actions, refs)
-        return UpResult(actions, plan, resolver.notes, sorted(engine.containers(plan.project), key=_order))
+    states = sorted(engine.containers(plan.project), key=_order)
+    local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
+        or not (state_dir() / LOCAL_CA_FILE).exists() else None
+    return UpResult(actions, plan, resolver.notes, states, check_routes(engine, project, plan, states), local_ca)
 
 
 def prepare_images(target: Target, reporter: Reporter, images_file: str | None = None) -> list[str]:
@@ -118,6 +197,8 @@ def prepare_images(target: Target, reporter: Reporter, images_file: str | None =
         spec = next((s for s in plan.instances if s.name == service.name), None)
         if spec is not None:
             done.append(f"service {service.name}: {resolver.service_image(service.type, service.version, spec.image).ref}")
+    if any(spec.role == "router" for spec in plan.instances):
+        done.append(f"router: {resolver.router_image().ref}")
     return done + [f"note: {n}" for n in resolver.notes]
 
 
@@ -128,7 +209,7 @@ def containers(target: Target) -> tuple[Engine, list[ContainerState]]:
 
 def _order(state: ContainerState) -> tuple:
     role = state.labels.get(f"{LABEL}.role", "")
-    return ({"service": 0, "web": 1, "worker": 2}.get(role, 3), state.labels.get(f"{LABEL}.instance", ""))
+    return ({"service": 0, "web": 1, "worker": 2, "router": 3}.get(role, 4), state.labels.get(f"{LABEL}.instance", ""))
 
 
 def resolve_instance(workers_by_app: dict[str, list[str]], app: str | None, worker: str | None) -> str:
@@ -248,11 +329,6 @@ def last_exit_codes(engine: Engine, states: list[ContainerState]) -> dict[str, i
                 code = int(output.strip())
         codes[state.id] = code
     return codes
-
-
-def web_url(states: list[ContainerState]) -> list[tuple[str, str]]:
-    return [(s.labels.get(f"{LABEL}.instance", ""), f"http://127.0.0.1:{s.host_port}/")
-            for s in states if s.labels.get(f"{LABEL}.role") == "web" and s.host_port]
 
 
 def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:

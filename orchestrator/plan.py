@@ -8,6 +8,7 @@ environment give byte-identical `Plan.to_json()`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from orchestrator.config.model import App, InstanceSettings, Mount, Project, Rel
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
+from orchestrator.router import CA_VOLUME, default_ports, local_routes, router_config, tls_names, web_alias
+from orchestrator.webserver import WEB_PORT, Upstream, nginx_config
 
 APP_DIR = "/app"
 STOP_TIMEOUT = 15
@@ -38,6 +41,8 @@ class Environment:
     name: str
     type: str = "development"
     domain: str = ""
+    http_port: int = 0  # where the project's router answers on 127.0.0.1 (0: no router)
+    https_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,8 @@ class Plan:
         return next(spec for spec in self.instances if spec.name == name)
 
 
-BUILTIN_WEB = "orchestrator-web"  # templates/runtime/orchestrator-web: serves a web instance without a start command
+PHP_FPM = "orchestrator-php-fpm"  # templates/runtime/orchestrator-php-fpm: a PHP web instance without a start command
+ROUTER_IMAGE = "orchestrator/router"  # resolved to the local router image (templates/router) at deploy time
 
 
 def _digest(value: Any, length: int = 40) -> str:
@@ -247,19 +253,17 @@ def _platform_variables(variables: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for key, value in entries.items()}
 
 
-def _builtin_web_env(app: App, root_location: WebLocation | None) -> dict[str, str]:
-    """Where `orchestrator-web` sends a request that is not a file: the root location's `passthru` (a
-    script path; `true` means the PHP front controller `/index.php`), or nowhere (404)."""
-    passthru = root_location.passthru if root_location else False
-    if passthru is True:
-        passthru = "/index.php" if app.runtime.name == "php" else ""
-    return {"ORCHESTRATOR_WEB_PASSTHRU": "/" + passthru.lstrip("/") if passthru else ""}
+def _php_ini(variables: dict[str, dict[str, Any]]) -> str:
+    """`variables.php` as php.ini lines for the PHP-FPM pool (`name=value`, one a line)."""
+    values = variables.get("php", {})
+    return "\n".join(f"{name}={'1' if value is True else '0' if value is False else value}"
+                     for name, value in sorted(values.items()))
 
 
 def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
     command = command if command and command.strip() else None  # `start: ""` is no start command
-    builtin_web = role == "web" and command is None  # nothing of the app's own listens: orchestrator-web serves
+    php_fpm = role == "web" and command is None and app.runtime.name == "php"  # as on the platform: PHP-FPM
     services = {s.name: s for s in b.project.services}
     apps = {a.name: a for a in b.project.apps}
     rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
@@ -287,19 +291,24 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
     env["PLATFORM_DOCUMENT_ROOT"] = f"{APP_DIR}/{root_location.root.strip('/')}".rstrip("/") \
         if root_location and root_location.root else APP_DIR
     ports: tuple[PortSpec, ...] = ()
-    networks = [NetworkAttachment(b.egress_network())] + _relationship_networks(b, settings.relationships)
+    egress = NetworkAttachment(b.egress_network(), (web_alias(app.name),) if role == "web" else ())
+    networks = [egress] + _relationship_networks(b, settings.relationships)
     hooks: dict[str, str] = {}
     if role == "web":
         env.update(crons_env(app))
         hooks = {name: text for name, text in (("deploy", app.hooks.deploy), ("post_deploy", app.hooks.post_deploy))
                  if text}
-        if builtin_web:
-            env.update(_builtin_web_env(app, root_location))
-        if app.web.socket_family == "unix" and not builtin_web:
+        family = "unix" if php_fpm else app.web.socket_family
+        protocol = "fastcgi" if php_fpm else app.web.protocol
+        if family == "unix":
             env["SOCKET"] = UNIX_SOCKET
         else:
             env["PORT"] = str(APP_PORT)
-            ports = (PortSpec(APP_PORT),)
+        if php_fpm:
+            env["ORCHESTRATOR_PHP_INI"] = _php_ini(settings.variables)
+        upstream = Upstream(family, protocol, APP_PORT, UNIX_SOCKET)
+        config = nginx_config(app.web, upstream, php=app.runtime.name == "php")
+        env["ORCHESTRATOR_NGINX_CONF"] = base64.b64encode(config.encode()).decode("ascii")
     env = dict(sorted(env.items()))
     profile = settings.container_profile or runtime_types()[app.runtime.name].profile
     if app.runtime.composable:
@@ -309,7 +318,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
                           settings.resources.memory_ratio if settings.resources else None)
     return ContainerSpec(
         name=instance, container=names.join(b.p, names.safe(instance)), app=app.name, role=role,
-        image=image.image, command=BUILTIN_WEB if builtin_web else command, env=env,
+        image=image.image, command=PHP_FPM if php_fpm else command, env=env,
         mounts=_mount_specs(b, app, instance, settings.mounts),
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
@@ -393,9 +402,29 @@ def _refuse_name_clashes(specs: list[ContainerSpec]) -> None:
             seen[key] = spec.role + spec.app
 
 
-def environment_for(branch: str, domain: str | None, project: str, env_type: str | None = None) -> Environment:
+def environment_for(branch: str, domain: str | None, project: str, env_type: str | None = None,
+                    router_port: int | None = None) -> Environment:
     kind = env_type or ("production" if branch in PRODUCTION_BRANCHES else "development")
-    return Environment(branch, kind, domain or f"{project}.localhost")
+    http_port, https_port = (router_port, router_port + 1) if router_port else default_ports(project)
+    return Environment(branch, kind, domain or f"{project}.localhost", http_port, https_port)
+
+
+def _router_instance(b: _Builder) -> ContainerSpec | None:
+    """The project's router, when it has routes and a port to serve them on."""
+    env = b.environment
+    if not env.http_port or not b.project.routes:
+        return None
+    ports = (env.http_port, env.https_port)
+    routes = local_routes(routes_json(b.project.routes, env.domain), ports)
+    config = router_config(routes, ports, env.domain)
+    b.volumes.setdefault(CA_VOLUME, VolumeSpec(CA_VOLUME, "machine", {f"{LABEL}.local-ca": "1"}))
+    return ContainerSpec(
+        name="router", container=names.join(b.p, "router"), app="router", role="router", image=ROUTER_IMAGE,
+        command=None, env={"ORCHESTRATOR_ROUTER_CONF": base64.b64encode(config.encode()).decode("ascii"),
+                           "ORCHESTRATOR_TLS_NAMES": " ".join(tls_names(routes, env.domain))},
+        mounts=(MountSpec("/ca", "local-ca", CA_VOLUME),), networks=(NetworkAttachment(b.egress_network()),),
+        cpus=0.5, memory_mb=128, ports=(PortSpec(80, host_port=env.http_port), PortSpec(443, host_port=env.https_port)),
+        labels={**_labels(b.p, "router", "router", "router"), f"{LABEL}.size": "-"})
 
 
 def translate(project: Project, environment: Environment | str, credentials: Credentials | None = None,
@@ -427,6 +456,9 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
         for worker in app.workers:
             specs.append(_app_instance(b, app, image, "worker", f"{app.name}--{worker.name}", worker.start,
                                        worker.settings, worker.pre_start, worker.post_start))
+    router = _router_instance(b)
+    if router is not None:
+        specs.append(router)
     _refuse_name_clashes(specs)
     specs = [_with_hash(spec) for spec in specs]
     return Plan(project=project.name, environment=env, images=images,

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 from orchestrator.catalog import service_types
 from orchestrator.config.model import App, Endpoint, Relationship, Service
 
-APP_PORT = 8888
+APP_PORT = 8888  # where the app itself listens ($PORT), behind its web server
+WEB_PORT = 80  # where its web server listens: what other apps reach over an `app:http` relationship
 Credentials = Mapping[tuple[str, str], str]
 _NO_CREDENTIALS = {"memcached", "kafka", "http", "varnish"}
 _NO_PATH = {"memcached", "kafka", "http", "varnish"}
@@ -79,7 +80,7 @@ def endpoint_object(rel: Relationship, target: Service | App, project: str, envi
     if isinstance(target, App):
         return {"service": target.name, "type": f"{target.runtime.name}:{target.runtime.version}", "rel": "http",
                 "scheme": "http", "host": host, "hostname": _hostname(target.name, project),
-                "ip": None, "instance_ips": [], "port": APP_PORT, "username": None, "password": None,
+                "ip": None, "instance_ips": [], "port": WEB_PORT, "username": None, "password": None,
                 "path": None, "query": [], **common_tail}
     catalog = service_types()[target.type]
     endpoints = {e.name: e for e in target.endpoints}

@@ -46,9 +46,7 @@ WORKER_FORBIDDEN = {
 WEB_KEYS = ("commands", "upstream", "locations", "document_root", "passthru", "index_files", "whitelist",
             "blacklist", "expires", "move_to_root") + INSTANCE_KEYS
 LOCATION_KEYS = ("root", "passthru", "index", "expires", "allow", "scripts", "headers", "rules", "request_buffering")
-LOCATION_NO_EFFECT = {key: "nginx location settings (locally the web root's files are served as they are, and the "
-                           "rest goes to `passthru`)" for key in ("expires", "allow", "scripts", "headers", "rules",
-                                                                  "request_buffering")}
+LOCATION_NO_EFFECT: dict[str, str] = {}  # every location key is applied by the instance's nginx (webserver.py)
 RULE_KEYS = ("passthru", "allow", "expires", "scripts", "headers", "to")
 MOUNT_SOURCES = {"local": "local", "instance": "instance", "tmp": "tmp", "temporary": "tmp", "storage": "storage",
                  "service": "service"}

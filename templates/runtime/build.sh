@@ -11,7 +11,14 @@ fi
 install -m 0755 /opt/orchestrator/orchestrator-init /usr/local/bin/orchestrator-init
 install -m 0755 /opt/orchestrator/sv /usr/local/bin/sv
 install -m 0755 /opt/orchestrator/orchestrator-cron /usr/local/bin/orchestrator-cron
-install -m 0755 /opt/orchestrator/orchestrator-web /usr/local/bin/orchestrator-web
+install -m 0755 /opt/orchestrator/orchestrator-php-fpm /usr/local/bin/orchestrator-php-fpm
+# every web instance runs nginx in front of the app: an image without it (an official one) gets Debian's
+if ! command -v nginx >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "orchestrator: installing nginx (the web server in front of the app)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light \
+     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx) >/dev/null \
+     && rm -rf /var/lib/apt/lists/* || echo "orchestrator: could not install nginx; web instances serve nothing on port 80"
+fi
 cd /app
 if [ -f /opt/orchestrator/dependencies.sh ]; then
   echo "orchestrator: installing dependencies"

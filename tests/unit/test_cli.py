@@ -32,7 +32,7 @@ def test_plan_json_contract_and_determinism(cli):
     for instance in document["instances"]:
         assert {"name", "app", "role", "image", "command", "env", "mounts", "networks", "cpus", "memory_mb",
                 "stop_timeout", "restart"} <= set(instance)
-        assert instance["role"] in ("web", "worker", "service")
+        assert instance["role"] in ("web", "worker", "service", "router")
         assert isinstance(instance["memory_mb"], int) and isinstance(instance["cpus"], (int, float))
         for mount in instance["mounts"]:
             assert set(mount) == {"target", "source", "volume"}

@@ -11,7 +11,7 @@ from orchestrator.plan import Environment, translate
 
 from tests.conftest import EXAMPLES
 
-ENV = Environment("main", "production", "workers.localhost")
+ENV = Environment("main", "production", "workers.localhost", 20000, 20001)
 
 
 def example_plan():
@@ -70,8 +70,8 @@ def test_services_are_reached_by_relationship_host_names():
     plan = example_plan()
     mariadb = plan.instance("mariadb")
     assert mariadb.networks[0].aliases == ("database.internal",)
-    assert all(not spec.ports for spec in plan.instances if spec.role != "web")
-    assert plan.instance("app").ports[0].host_ip == "127.0.0.1"
+    assert all(not spec.ports for spec in plan.instances if spec.role != "router")
+    assert {p.host_ip for p in plan.instance("router").ports} == {"127.0.0.1"}
 
 
 def test_platform_env_and_json_shapes():
@@ -134,27 +134,39 @@ def test_network_storage_is_one_volume_shared_by_every_instance_that_mounts_it(t
     assert all(spec.name != "files" for spec in plan.instances)  # network storage is a volume, not a container
 
 
-def test_a_web_instance_without_a_start_command_is_served_by_the_images_web_server(tmp_path: Path):
+def _nginx(spec) -> str:
+    return base64.b64decode(spec.env["ORCHESTRATOR_NGINX_CONF"]).decode()
+
+
+def test_a_php_web_instance_without_a_start_command_runs_php_fpm_behind_nginx(tmp_path: Path):
     (tmp_path / ".platform.app.yaml").write_text(
-        "name: site\ntype: 'php:8.2'\nweb:\n  locations:\n    '/':\n      root: public\n      passthru: true\n"
+        "name: site\ntype: 'php:8.2'\nvariables:\n  php:\n    memory_limit: 256M\n"
+        "web:\n  locations:\n    '/':\n      root: public\n      passthru: true\n"
         "workers:\n  jobs:\n    commands:\n      start: php jobs.php\n")
     project, _ = load_project(tmp_path, name="site")
     plan = translate(project, ENV)
     web, worker = plan.instance("site"), plan.instance("site--jobs")
-    assert web.command == "orchestrator-web"
+    assert web.command == "orchestrator-php-fpm"
     assert web.env["PLATFORM_APP_COMMAND"] == ""  # the config has none; the platform's variable says so
-    assert web.env["PLATFORM_DOCUMENT_ROOT"] == "/app/public" and web.env["ORCHESTRATOR_WEB_PASSTHRU"] == "/index.php"
-    assert web.env["PORT"] == "8888" and "SOCKET" not in web.env  # PHP's unix socket default: nothing would listen
-    assert [p.container_port for p in web.ports] == [8888]
-    assert worker.command == "php jobs.php" and "ORCHESTRATOR_WEB_PASSTHRU" not in worker.env
+    assert web.env["SOCKET"] == "/run/app.sock" and "PORT" not in web.env
+    assert web.env["ORCHESTRATOR_PHP_INI"] == "memory_limit=256M"
+    assert web.ports == ()  # the router publishes; web instances publish nothing
+    config = _nginx(web)
+    assert "upstream app { server unix:/run/app.sock; }" in config
+    assert 'fastcgi_param SCRIPT_FILENAME "/app/public/index.php";' in config
+    assert worker.command == "php jobs.php" and "ORCHESTRATOR_NGINX_CONF" not in worker.env
 
 
 def test_a_static_site_passes_nothing_through(tmp_path: Path):
     (tmp_path / ".platform.app.yaml").write_text(
-        "name: docs\ntype: 'python:3.11'\nweb:\n  locations:\n    '/':\n      root: _site\n      passthru: false\n")
+        "name: docs\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n"
+        "  locations:\n    '/':\n      root: _site\n      passthru: false\n")
     project, _ = load_project(tmp_path, name="docs")
     web = translate(project, ENV).instance("docs")
-    assert web.command == "orchestrator-web" and web.env["ORCHESTRATOR_WEB_PASSTHRU"] == ""
+    assert web.command == "sleep infinity"
+    config = _nginx(web)
+    assert 'root "/app/_site";' in config and "try_files $uri $uri/index.html =404;" in config
+    assert "@passthru" not in config
     assert web.env["PLATFORM_DOCUMENT_ROOT"] == "/app/_site"
 
 
@@ -163,13 +175,16 @@ def test_an_empty_start_command_is_no_start_command(tmp_path: Path):
         "name: site\ntype: 'php:8.2'\nweb:\n  commands:\n    start: ''\n  locations:\n    '/':\n      root: web\n")
     project, _ = load_project(tmp_path, name="site")
     web = translate(project, ENV).instance("site")
-    assert web.command == "orchestrator-web" and web.env["PORT"] == "8888" and "SOCKET" not in web.env
+    assert web.command == "orchestrator-php-fpm" and web.env["SOCKET"] == "/run/app.sock"
 
 
-def test_nginx_location_settings_warn_by_name(tmp_path: Path):
+def test_nginx_location_settings_are_honoured_not_warned_about(tmp_path: Path):
     (tmp_path / ".platform.app.yaml").write_text(
         "name: site\ntype: 'php:8.2'\nweb:\n  locations:\n    '/':\n      root: web\n      expires: 1h\n"
         "      rules:\n        '\\.css$': {expires: 1d}\n")
-    _, warnings = load_project(tmp_path, name="site")
-    keys = {w.key for w in warnings}
-    assert {'web.locations."/".expires', 'web.locations."/".rules'} <= keys, keys
+    project, warnings = load_project(tmp_path, name="site")
+    assert not [w for w in warnings if "locations" in w.key], warnings
+    config = _nginx(translate(project, ENV).instance("site"))
+    assert "expires 1h;" in config and 'location ~ "\\\\.css$" {' in config and "expires 1d;" in config
+
+
