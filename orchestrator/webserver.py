@@ -26,7 +26,7 @@ from orchestrator.config.model import Web, WebLocation
 WEB_PORT = 80
 APP_DIR = "/app"
 DEFAULT_MAX_BODY = "250m"
-_DURATION = re.compile(r"^-?\d+[smhdwMy]?$|^(epoch|max|off)$")
+_DURATION = re.compile(r"^\d+(ms|[smhdwMy])?$|^(epoch|max|off)$")
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def _expires(value: str | int | None) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
-    if text in ("-1", "0"):
-        return "off" if text == "0" else "-1"
+    if text in ("-1", "0", ""):  # the platform's default: no caching headers at all
+        return None
     return text if _DURATION.match(text) else None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import subprocess
 import sys
 import uuid
@@ -111,15 +112,33 @@ def deploy(engine, prepared_images, tmp_path_factory):
         deployment.cleanup()
 
 
+def route_url(deployment: Deployment, path: str = "/", host: str = "", scheme: str = "https") -> str:
+    """A route's local URL: `host` is prefixed to the project's default domain (`www.` for www.{default})."""
+    from orchestrator.router import default_ports
+    http, https = default_ports(deployment.name)
+    return f"{scheme}://{host}{deployment.name}.localhost:{https if scheme == 'https' else http}{path}"
+
+
 def web_url(deployment: Deployment, instance: str = "app") -> str:
-    """The URL of the instance's web port as published on the host."""
-    port = deployment.container(instance).attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
-    return f"http://127.0.0.1:{port}/"
+    """The URL of the app's default route through the project's router (`instance` names the app whose
+    route is the project's first, as in the tests' projects)."""
+    return route_url(deployment)
+
+
+def get(url: str, timeout: float = 60.0, ca_file: str | None = None):
+    """The answer to GET `url` through the router (hosts go to 127.0.0.1, as curl and browsers do), waiting
+    while nothing answers or the app is not up yet (502/503)."""
+    from orchestrator import probe
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe.get(url, ca_file=ca_file)
+        if (answer.status and answer.status not in (502, 503, 504)) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.3)
 
 
 def wait_for(predicate, timeout: float = 30.0, step: float = 0.3):
     """Poll `predicate` until it is truthy or `timeout` passes; its last value."""
-    import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

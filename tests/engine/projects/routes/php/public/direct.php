@@ -1,0 +1,2 @@
+<?php
+echo "direct " . PHP_VERSION;

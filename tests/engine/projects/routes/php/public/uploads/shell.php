@@ -1,0 +1,2 @@
+<?php
+echo "ran an uploaded script";
