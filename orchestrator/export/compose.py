@@ -13,8 +13,9 @@ over `restart: unless-stopped`, and Swarm's default (`any`) is what it would say
 `deploy.endpoint_mode` (dnsrr by default: virtual IPs need IPVS, which some kernels lack) completes it.
 Web instances run nginx in front of the app (their image installs it when its base lacks it), and the
 project's router is a service of its own, built from a small Dockerfile beside the others, that
-publishes the router's two ports: Compose binds them to 127.0.0.1; Swarm publishes them in `host`
-mode on every interface (its ingress mesh needs IPVS too).
+publishes the router's two ports (`ORCHESTRATOR_ROUTER_HTTP_PORT` / `_HTTPS_PORT` move them): Compose
+binds them to 127.0.0.1; Swarm ignores the address and publishes them through its ingress mesh on every
+interface, with a virtual IP for the router (Swarm refuses a published port with dnsrr).
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
     if spec.mounts:
         entry["volumes"] = [f"{m.volume}:{m.target}" if m.volume else m.target for m in spec.mounts]
     entry["networks"] = {a.network: ({"aliases": list(a.aliases)} if a.aliases else None) for a in spec.networks}
-    if spec.ports:
+    if spec.ports and spec.role == "router":  # stable ports, which a machine running both tools can move
+        entry["ports"] = [f"{p.host_ip}:${{ORCHESTRATOR_ROUTER_{'HTTPS' if p.container_port == 443 else 'HTTP'}"
+                          f"_PORT:-{p.host_port}}}:{p.container_port}" for p in spec.ports]
+    elif spec.ports:
         entry["ports"] = [f"{p.host_ip}:{p.host_port or ''}:{p.container_port}" for p in spec.ports]
     if spec.role == "router":
         entry["depends_on"] = sorted(s.name for s in plan.instances if s.role == "web")
@@ -157,7 +161,8 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         # without orchestrator.project: what Compose or Swarm runs is theirs, never touched by `orchestrator up`
         "labels": {k: v for k, v in spec.labels.items() if k != "orchestrator.project"},
         "deploy": {
-            "endpoint_mode": endpoint_mode,
+            # a port published through Swarm's ingress needs a virtual IP, whatever the others use
+            "endpoint_mode": "vip" if spec.ports else endpoint_mode,
             "resources": {"limits": {"cpus": f"{spec.cpus:g}", "memory": _memory(spec.memory_mb)}},
         },
     })

@@ -3,6 +3,7 @@ limits and mounts as the plan `orchestrator up` applies."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import re
@@ -11,7 +12,9 @@ import uuid
 
 import pytest
 
-from orchestrator.export.compose import image_variable
+from orchestrator import probe
+from orchestrator.export.compose import ROUTER_BASE, image_variable
+from orchestrator.router import default_ports
 from orchestrator.operations import Target, make_plan
 
 from tests.conftest import EXAMPLES, REPO
@@ -24,6 +27,8 @@ def stand_ins(prepared: str) -> dict[str, str]:
     _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
     env = {}
     for line in prepared.splitlines():
+        if line.startswith("router: "):  # the router's Dockerfile only adds what the local router image has
+            env[image_variable(ROUTER_BASE)[2:].split(":-")[0]] = line.split()[-1]
         match = re.match(r"^(app|service) (\S+): (?:base )?(\S+)$", line)
         if not match:
             continue
@@ -60,6 +65,10 @@ def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prep
         queue_env = dict(item.split("=", 1) for item in running["app--queue"].attrs["Config"]["Env"])
         assert queue_env["TYPE"] == "worker"
         assert running["app"].attrs["Image"] == running["app--queue"].attrs["Image"]
+        # the route answers through the exported router and the web instance's nginx
+        https = default_ports("workers")[1]
+        assert _wait(lambda: probe.get(f"https://workers.localhost:{https}/").status == 200, 60)
+        assert json.loads(probe.get(f"https://workers.localhost:{https}/").body)["type"] == "web"
     finally:
         subprocess.run([*compose, "down", "-v", "-t", "15"], env=env, capture_output=True, timeout=300)
 
@@ -93,7 +102,8 @@ def test_docker_stack_deploy_runs_the_exported_file_on_a_single_node_swarm(engin
             return {c.labels["com.docker.swarm.service.name"][len(stack) + 1:]: c
                     for c in engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.stack.namespace={stack}"})}
 
-        assert _wait(lambda: set(tasks()) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq"}, 120), tasks()
+        assert _wait(lambda: set(tasks()) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq", "router"}, 120), \
+            tasks()
         _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
         for name, container in tasks().items():
             spec = plan.instance(name)
@@ -105,6 +115,14 @@ def test_docker_stack_deploy_runs_the_exported_file_on_a_single_node_swarm(engin
                  "except OSError as error:\n    print('unreachable')\n")
         assert _wait(lambda: tasks()["app--queue"].exec_run(["python3", "-c", probe]).output.strip() == b"reached", 60)
         assert tasks()["app--mail"].exec_run(["python3", "-c", probe]).output.strip() == b"unreachable"
+        # the routes through the router and the web server's nginx, asked from inside the stack (the ingress
+        # mesh that publishes the router's ports needs IPVS, which this kernel may lack)
+        ask = ("import http.client, ssl\n"
+               "c = http.client.HTTPSConnection('tasks.router', 443, context=ssl._create_unverified_context())\n"
+               "c.request('GET', '/', headers={'Host': 'workers.localhost'}); r = c.getresponse()\n"
+               "print(r.status, r.read().decode())\n")
+        assert _wait(lambda: tasks()["app--queue"].exec_run(["python3", "-c", ask]).output.startswith(b"200 "), 90), \
+            tasks()["app--queue"].exec_run(["python3", "-c", ask]).output
     finally:
         subprocess.run(["docker", "stack", "rm", stack], capture_output=True, timeout=120)
         _wait(lambda: not engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.stack.namespace={stack}"}), 90)
@@ -146,7 +164,9 @@ def test_docker_compose_beside_orchestrator_up_of_the_same_project_leaves_both_u
     deployment = deploy(EXAMPLES / "workers")
     exported = tmp_path / "exported" / "workers.yml"
     deployment.ok("compose", "-o", str(exported))
-    env = {**os.environ, **stand_ins(prepared_images)}
+    http, https = default_ports(deployment.name)
+    env = {**os.environ, **stand_ins(prepared_images), "ORCHESTRATOR_ROUTER_HTTP_PORT": str(http + 10000),
+           "ORCHESTRATOR_ROUTER_HTTPS_PORT": str(https + 10000)}
     compose = ["docker-compose", "-f", str(exported), "-p", deployment.name]
     try:
         started = subprocess.run([*compose, "up", "-d"], env=env, capture_output=True, text=True, timeout=900)
@@ -157,12 +177,14 @@ def test_docker_compose_beside_orchestrator_up_of_the_same_project_leaves_both_u
                 "label": f"com.docker.compose.project={deployment.name}"})}
 
         theirs = composed()
-        assert len(theirs) == 5, theirs
+        assert len(theirs) == 6, theirs
         planned = deployment.ok("up", "--dry-run").stdout
         assert "remove" not in planned and "leftover" not in planned, planned
         deployment.ok("up")
         ours = deployment.ids()
-        assert sorted(ours) == ["app", "app--mail", "app--queue", "mariadb", "rabbitmq"]
+        assert sorted(ours) == ["app", "app--mail", "app--queue", "mariadb", "rabbitmq", "router"]
+        assert _wait(lambda: probe.get(f"https://{deployment.name}.localhost:{https}/").status == 200, 60)  # ours
+        assert _wait(lambda: probe.get(f"https://{deployment.name}.localhost:{https + 10000}/").status == 200, 60)
         assert not set(ours.values()) & set(theirs.values())
         again = deployment.ok("up").stdout + deployment.ok("up").stderr
         assert composed() == theirs and all(engine.containers.get(i).status == "running" for i in theirs.values())

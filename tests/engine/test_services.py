@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.engine.conftest import env_of, web_url
+from orchestrator import probe
+from tests.engine.conftest import env_of, route_url, web_url
 
 pytestmark = pytest.mark.engine
 
@@ -19,11 +19,12 @@ def fetch_json(url: str, ready, timeout: float = 90.0) -> dict:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
+        answer = probe.get(url)
         try:
-            last = json.loads(urllib.request.urlopen(url, timeout=5).read())
+            last = json.loads(answer.body) if answer.status == 200 else {"error": answer.error or answer.status}
             if ready(last):
                 return last
-        except OSError as error:
+        except ValueError as error:
             last = {"error": str(error)}
         time.sleep(0.5)
     pytest.fail(f"{url} never got ready: {last}")
@@ -92,8 +93,13 @@ def test_relationships_command_masks_passwords(services):
     assert set(json.loads(services.ok("relationships", "--worker", "outsider").stdout)) == {"queue"}
 
 
-def test_an_app_reaches_another_app_over_http(deploy):
+def test_an_app_reaches_another_app_at_its_relationship_name_on_port_80(deploy):
     multiapp = deploy(EXAMPLES / "multiapp")
-    multiapp.ok("up")
-    answer = fetch_json(web_url(multiapp, "frontend"), lambda d: "backend" in d and "error" not in d["backend"])
-    assert answer == {"app": "frontend", "backend": {"app": "backend", "says": "hello from the backend"}}
+    out = multiapp.ok("up").stdout
+    assert f"route {route_url(multiapp)} -> app frontend: 200" in out, out
+    assert f"route {route_url(multiapp, host='api.')} -> app backend: 200" in out, out
+    answer = fetch_json(route_url(multiapp), lambda d: "backend" in d and "error" not in d["backend"])
+    assert answer == {"app": "frontend", "backend": {"app": "backend", "says": "hello from the backend"},
+                      "asked": "http://backend.internal/"}
+    backend = fetch_json(route_url(multiapp, host="api."), lambda d: "says" in d)
+    assert backend == {"app": "backend", "says": "hello from the backend"}

@@ -1,34 +1,22 @@
-"""A web instance without `web.commands.start` (PHP apps, static sites) is served by the image's own web
-server: files from the root location as they are, PHP run, other paths sent to `passthru`."""
+"""A web instance without `web.commands.start`, served as on the platform: nginx applies the locations,
+PHP-FPM runs PHP apps (files from the root location as they are, PHP run, other paths to `passthru`), and a
+static site is served by nginx alone."""
 
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.engine.conftest import PROJECTS, web_url
+from tests.engine.conftest import PROJECTS, get as get_url, route_url
 
 pytestmark = pytest.mark.engine
 
 
 def get(deployment, instance: str, path: str, timeout: float = 60.0) -> tuple[int, str]:
-    """Status and body of GET `path` on the instance's published port (waits for the server to listen)."""
-    url = web_url(deployment, instance) + path.lstrip("/")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    """Status and body of GET `path` on the project's default route (the one app of these projects)."""
+    answer = get_url(route_url(deployment, path), timeout)
+    return answer.status, answer.body.decode()
 
 
 @pytest.fixture(scope="module")
