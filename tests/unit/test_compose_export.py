@@ -26,7 +26,9 @@ def test_the_committed_compose_file_is_current(name):
 def test_the_workers_file_has_the_platform_lifecycle_and_isolation():
     document = yaml.safe_load((REPO / "compose" / "workers.yml").read_text())
     services = document["services"]
-    assert set(services) == {"mariadb", "rabbitmq", "app", "app--queue", "app--mail"}
+    assert set(services) == {"mariadb", "rabbitmq", "app", "app--queue", "app--mail", "router"}
+    assert "ports" not in services["app"]  # only the router publishes, on 127.0.0.1
+    assert all(port.startswith("127.0.0.1:${ORCHESTRATOR_ROUTER_") for port in services["router"]["ports"])
     assert "build" in services["app"] and "build" not in services["app--queue"]
     assert services["app"]["image"] == services["app--queue"]["image"] == services["app--mail"]["image"]
     for service in services.values():
