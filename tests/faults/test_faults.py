@@ -108,18 +108,19 @@ def converged(deployment) -> None:
     """Exactly the planned instances, each once, under its own name, running."""
     containers = deployment.engine.containers.list(ignore_removed=True, all=True, filters={"label": f"orchestrator.project={deployment.name}"})
     names = sorted(c.name for c in containers)
-    assert names == sorted(f"{deployment.name}-{i}" for i in ("app", "app--writer", "app--crasher", "db")), names
+    assert names == sorted(f"{deployment.name}-{i}" for i in ("app", "app--writer", "app--crasher", "db", "router")), \
+        names
     for container in containers:
         if container.labels["orchestrator.instance"] != "app--crasher":
             assert container.status == "running", (container.name, container.status)
 
 
-def test_workers_and_services_publish_nothing_web_only_on_loopback_and_no_extra_privileges(faults):
+def test_only_the_router_publishes_only_on_loopback_and_nothing_has_extra_privileges(faults):
     for name, container in faults.containers().items():
         host = container.attrs["HostConfig"]
         bindings = {k: v for k, v in (host.get("PortBindings") or {}).items() if v}
-        if name == "app":
-            assert [b["HostIp"] for v in bindings.values() for b in v] == ["127.0.0.1"]
+        if name == "router":
+            assert [b["HostIp"] for v in bindings.values() for b in v] == ["127.0.0.1", "127.0.0.1"]
         else:
             assert bindings == {}, name
         assert not host.get("CapAdd") and not host.get("Privileged"), name
