@@ -91,6 +91,21 @@ def service_types() -> dict[str, ServiceType]:
     return result
 
 
+@dataclass(frozen=True)
+class PhpExtensions:
+    """What the local PHP images can do with each `runtime.extensions` name (templates/php-extensions.yaml)."""
+
+    included: frozenset[str]
+    packages: dict[str, str]
+    agents: frozenset[str]
+
+
+@lru_cache(maxsize=None)
+def php_extensions() -> PhpExtensions:
+    data = _read_template("php-extensions.yaml")
+    return PhpExtensions(frozenset(data["included"]), dict(data["packages"]), frozenset(data["agents"]))
+
+
 @lru_cache(maxsize=None)
 def runtime_types() -> dict[str, RuntimeType]:
     return {

@@ -27,6 +27,9 @@ def _add_environment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--environment-type", choices=("production", "staging", "development"),
                         help="PLATFORM_ENVIRONMENT_TYPE (default: production on main/master, development otherwise)")
     parser.add_argument("--domain", help="domain that {default} routes resolve to (default: <project>.localhost)")
+    parser.add_argument("--router-port", type=int, metavar="N",
+                        help="serve the routes on 127.0.0.1:N (http) and N+1 (https) (default: a pair in "
+                             "20000-27999 that follows from the project name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +181,8 @@ def _target(args: argparse.Namespace):
     if not root.is_dir():
         raise OrchestratorError(f"{args.dir}: not a directory")
     return Target(root, args.layout, args.project, getattr(args, "environment", None),
-                  getattr(args, "environment_type", None), getattr(args, "domain", None))
+                  getattr(args, "environment_type", None), getattr(args, "domain", None),
+                  getattr(args, "router_port", None))
 
 
 def _reporter():

@@ -30,7 +30,7 @@ from string import Template
 import yaml
 
 from orchestrator import source
-from orchestrator.catalog import templates_dir
+from orchestrator.catalog import php_extensions, templates_dir
 from orchestrator.engine import Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.plan import ImageBuild
@@ -286,9 +286,52 @@ def _tar(files: dict[str, bytes], modes: dict[str, int] | None = None) -> io.Byt
     return buffer
 
 
-def dependency_script(build: ImageBuild) -> str:
-    """Shell lines that install the app's `dependencies` and run its build flavor, before the build hook."""
+def extension_names(entries: object) -> list[str]:
+    """`runtime.extensions` as names: each entry is a name, or a mapping with `name` (and configuration)."""
+    names = []
+    for entry in entries if isinstance(entries, list) else []:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name.strip():
+            names.append(name.strip().lower())
+    return names
+
+
+def php_extension_problems(build: ImageBuild) -> list[str]:
+    """Extensions of a PHP app that no local image can have; empty when every one can be had."""
+    if build.runtime != "php":
+        return []
+    known = php_extensions()
+    wanted = extension_names(build.runtime_options.get("extensions"))
+    return [f"app {build.app}: PHP extension '{name}' (runtime.extensions) cannot be had here: no Debian package "
+            "brings it; remove it or map an image that has it with --images"
+            for name in wanted if name not in known.included and name not in known.packages
+            and name not in known.agents]
+
+
+def php_extension_steps(build: ImageBuild) -> list[str]:
+    """Shell lines installing `runtime.extensions` (Debian's packages) and disabling `disabled_extensions`."""
+    if build.runtime != "php":
+        return []
+    known = php_extensions()
+    packages = sorted({known.packages[n] for n in extension_names(build.runtime_options.get("extensions"))
+                       if n in known.packages})
+    disabled = extension_names(build.runtime_options.get("disabled_extensions"))
     steps = []
+    if packages:
+        steps.append("echo 'orchestrator: installing PHP extensions: " + " ".join(packages) + "'")
+        steps.append("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                     "--no-install-recommends " + " ".join(shlex.quote(p) for p in packages)
+                     + " >/dev/null && rm -rf /var/lib/apt/lists/*")
+    for name in disabled:
+        steps.append(f"phpdismod -v ALL -s ALL {shlex.quote(name)} 2>/dev/null "
+                     f"|| echo 'orchestrator: PHP extension {name} is compiled in; it cannot be disabled here'")
+    return steps
+
+
+def dependency_script(build: ImageBuild) -> str:
+    """Shell lines that install the app's PHP extensions and `dependencies` and run its build flavor,
+    before the build hook."""
+    steps = php_extension_steps(build)
     python_deps = {**build.dependencies.get("python", {}), **build.dependencies.get("python3", {})}
     if python_deps:
         specs = " ".join(shlex.quote(_pip_spec(name, c)) for name, c in sorted(python_deps.items()))

@@ -24,7 +24,7 @@ from orchestrator.controller import Action, Deployer, decide, observe, project_l
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.gitinfo import current_branch
-from orchestrator.images import ImageResolver, build_app_image, load_image_map
+from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
 from orchestrator.plan import LABEL, Plan, environment_for, translate
 from orchestrator.platform_routes import routes_json
 from orchestrator.router import LocalRoute, local_routes
@@ -42,6 +42,7 @@ class Target:
     environment: str | None = None
     environment_type: str | None = None
     domain: str | None = None
+    router_port: int | None = None
 
 
 def _templates_digest() -> str:
@@ -57,7 +58,7 @@ def make_plan(target: Target, with_sources: bool = True, stored_credentials: boo
     project name, for output that must be the same on every machine (the exported Compose files)."""
     project, warnings = load_project(target.root, target.layout, target.project)
     branch = target.environment or current_branch(target.root)
-    environment = environment_for(branch, target.domain, project.name, target.environment_type)
+    environment = environment_for(branch, target.domain, project.name, target.environment_type, target.router_port)
     digests = None
     if with_sources:
         templates = _templates_digest()
@@ -161,6 +162,9 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             ids = {build.image: engine.image_id(build.image) for build in plan.images}
             return UpResult(decide(plan, observed, ids), plan, [f"build image {b.image} for app {b.app}"
                                                                 for b in plan.images if not ids[b.image]], [])
+        problems = [problem for build in plan.images for problem in php_extension_problems(build)]
+        if problems:
+            raise OrchestratorError("; ".join(problems) + "; nothing was changed")
         resolver = ImageResolver(engine, reporter, load_image_map(images_file))
         refs: dict[str, str] = {}
         ids: dict[str, str | None] = {}

@@ -59,6 +59,7 @@ class ImageBuild:
     stack_packages: tuple[str, ...]
     build_env: dict[str, str]
     tree_id: str
+    runtime_options: dict[str, Any] = field(default_factory=dict)  # `runtime`: PHP extensions to add or disable
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,8 @@ def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
                       context=app.source_root or ".", runtime=app.runtime.name, version=app.runtime.version,
                       base_image=base, build_hook=app.hooks.build, flavor=app.build_flavor,
                       dependencies=app.dependencies, stack_packages=app.runtime.stack_packages,
-                      build_env=dict(sorted(build_env.items())), tree_id=tree_id)
+                      build_env=dict(sorted(build_env.items())), tree_id=tree_id,
+                      runtime_options=app.runtime_options)
 
 
 def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]]) -> ContainerSpec | None:
@@ -405,6 +407,9 @@ def _refuse_name_clashes(specs: list[ContainerSpec]) -> None:
 def environment_for(branch: str, domain: str | None, project: str, env_type: str | None = None,
                     router_port: int | None = None) -> Environment:
     kind = env_type or ("production" if branch in PRODUCTION_BRANCHES else "development")
+    if router_port is not None and not 1024 <= router_port <= 65534:
+        raise OrchestratorError(f"--router-port {router_port}: choose a port from 1024 to 65534 (it and the next "
+                                "one serve the routes)")
     http_port, https_port = (router_port, router_port + 1) if router_port else default_ports(project)
     return Environment(branch, kind, domain or f"{project}.localhost", http_port, https_port)
 
