@@ -61,7 +61,10 @@ def templates_dir() -> Path:
 
 
 def _read_template(name: str) -> Any:
-    return yaml.safe_load((templates_dir() / name).read_text(encoding="utf-8"))
+    """A catalogue file, read with libyaml's C loader where PyYAML has it (ten times faster: the catalogue
+    is read by every command)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((templates_dir() / name).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
 
 
 @lru_cache(maxsize=None)

@@ -106,7 +106,7 @@ def check_routes(engine: Engine, project: Project, plan: Plan, states: list[Cont
     ports = (plan.environment.http_port, plan.environment.https_port)
     if not ports[0] or not any(s.role == "router" for s in plan.instances):
         return []
-    routes = local_routes(routes_json(project.routes, plan.environment.domain), ports)
+    routes = list(plan.routes)
     webs = {s.labels.get(f"{LABEL}.app"): s for s in states if s.labels.get(f"{LABEL}.role") == "web"}
 
     def check(route: LocalRoute) -> RouteCheck:

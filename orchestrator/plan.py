@@ -22,7 +22,8 @@ from orchestrator.config.model import App, InstanceSettings, Mount, Project, Rel
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
-from orchestrator.router import CA_VOLUME, default_ports, local_routes, router_config, tls_names, web_alias
+from orchestrator.router import (CA_VOLUME, LocalRoute, default_ports, local_routes, router_config, tls_names,
+                                 web_alias)
 from orchestrator.webserver import WEB_PORT, Upstream, nginx_config
 
 APP_DIR = "/app"
@@ -131,6 +132,7 @@ class Plan:
     networks: tuple[NetworkSpec, ...]
     volumes: tuple[VolumeSpec, ...]
     instances: tuple[ContainerSpec, ...]
+    routes: tuple[LocalRoute, ...] = ()  # what the router serves, with each route's local URL
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON contract (see the README): instances first-class, everything else alongside."""
@@ -147,6 +149,7 @@ class Plan:
             "images": [asdict(i) for i in self.images],
             "networks": [asdict(n) for n in self.networks],
             "volumes": [asdict(v) for v in self.volumes],
+            "routes": [asdict(r) for r in self.routes],
         }
 
     def to_json(self) -> str:
@@ -288,6 +291,8 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         "PLATFORM_PRE_APP_COMMAND": pre_start or "",
         "PLATFORM_POST_APP_COMMAND": post_start or "",
     })
+    if app.runtime.name == "php" and settings.variables.get("php"):
+        env["ORCHESTRATOR_PHP_INI"] = _php_ini(settings.variables)  # php.ini values, written by the init
     root_location = next((loc for loc in app.web.locations if loc.path == "/"), None)
     env["PLATFORM_DOCUMENT_ROOT"] = f"{APP_DIR}/{root_location.root.strip('/')}".rstrip("/") \
         if root_location and root_location.root else APP_DIR
@@ -305,8 +310,6 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
             env["SOCKET"] = UNIX_SOCKET
         else:
             env["PORT"] = str(APP_PORT)
-        if php_fpm:
-            env["ORCHESTRATOR_PHP_INI"] = _php_ini(settings.variables)
         upstream = Upstream(family, protocol, APP_PORT, UNIX_SOCKET)
         config = nginx_config(app.web, upstream, php=app.runtime.name == "php")
         env["ORCHESTRATOR_NGINX_CONF"] = base64.b64encode(config.encode()).decode("ascii")
@@ -462,10 +465,12 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
             specs.append(_app_instance(b, app, image, "worker", f"{app.name}--{worker.name}", worker.start,
                                        worker.settings, worker.pre_start, worker.post_start))
     router = _router_instance(b)
+    routes: tuple[LocalRoute, ...] = ()
     if router is not None:
         specs.append(router)
+        routes = tuple(local_routes(routes_json(project.routes, env.domain), (env.http_port, env.https_port)))
     _refuse_name_clashes(specs)
     specs = [_with_hash(spec) for spec in specs]
     return Plan(project=project.name, environment=env, images=images,
                 networks=tuple(sorted(b.networks.values(), key=lambda n: n.name)),
-                volumes=tuple(sorted(b.volumes.values(), key=lambda v: v.name)), instances=tuple(specs))
+                volumes=tuple(sorted(b.volumes.values(), key=lambda v: v.name)), instances=tuple(specs), routes=routes)

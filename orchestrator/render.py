@@ -34,4 +34,10 @@ def plan_table(plan: Plan) -> str:
                             [[i.image, i.app, i.base_image or "(local stand-in)", i.context] for i in plan.images]))
     out.append("\n" + table(["NETWORK", "INTERNAL", "PURPOSE"],
                             [[n.name, "yes" if n.internal else "no", n.purpose] for n in plan.networks]))
+    if plan.routes:
+        from orchestrator.router import local_url
+        ports = (plan.environment.http_port, plan.environment.https_port)
+        out.append("\n" + table(["ROUTE (local URL, through the router)", "TYPE", "TO"],
+                                [[r.local_url, r.type, f"app {r.upstream}" if r.type == "upstream"
+                                  else local_url(r.to or "", ports)] for r in plan.routes]))
     return "".join(out)

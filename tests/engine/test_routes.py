@@ -63,6 +63,8 @@ def test_php_without_a_start_command_runs_on_php_fpm_with_the_locations_rules(ro
     body = json.loads(front.body)
     assert body == {"front": True, "uri": "/blog/2026/hello?page=2", "script": "/index.php",
                     "memory_limit": "99M", "sapi": "fpm-fcgi", "apcu": True, "calendar": False}
+    cli = routes.ok("ssh", "--app", "php", "--", "php", "-r", "echo ini_get('memory_limit');").stdout
+    assert cli == "99M"  # `variables.php` reach every PHP of the container, the CLI's too
     direct = get(route_url(routes, "/direct.php", host="php."))
     assert direct.status == 200 and direct.body.startswith(b"direct 8.")
     assert get(route_url(routes, "/keys.secret", host="php.")).status == 403  # a rule with allow: false
