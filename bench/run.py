@@ -28,13 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import docker
+
+from orchestrator import probe
+from orchestrator.router import default_ports
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -42,7 +43,8 @@ CLI = [sys.executable, "-m", "orchestrator"]
 GRACE = 15
 SETTLE = 3.0
 ANSWER_TIMEOUT = 300.0
-GOALS = {"a": 0.7, "b": 0.3, "d": 1.05}  # ratio goals (orchestrator / reference)
+GOALS = {"a": 0.7, "b": 0.3, "d": 1.05}
+INSTANCES = 12  # 1 web + 10 workers + the router, for both tools  # ratio goals (orchestrator / reference)
 
 WEB = '''import os
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -98,39 +100,27 @@ def ratio(ours: list[float], theirs: list[float] | float) -> float:
 
 @dataclass
 class Side:
-    """One tool driving one project directory: how to bring it up, take it down, and find its web."""
+    """One tool driving one project directory: how to bring it up, take it down, and the URL of its route
+    (through its router: both tools serve the routes the same way)."""
 
     name: str
     up: Callable[[], float]
     down: Callable[[], float]
-    filters: dict[str, list[str]]  # labels of its web container
-
-    def web_url(self, client: docker.DockerClient) -> str | None:
-        for container in client.containers.list(filters={"label": self.filters["label"]}):
-            for bindings in (container.attrs["NetworkSettings"].get("Ports") or {}).values():
-                for binding in bindings or []:
-                    if binding.get("HostPort"):
-                        return f"http://127.0.0.1:{binding['HostPort']}/"
-        return None
+    url: str
 
 
-def answers(url: str | None, expect: str | None = None) -> bool:
-    if url is None:
-        return False
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200 and (expect is None or expect in response.read().decode())
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+def answers(url: str, expect: str | None = None) -> bool:
+    answer = probe.get(url, timeout=2)
+    return answer.status == 200 and (expect is None or expect in answer.body.decode("utf-8", "replace"))
 
 
-def until_answers(side: Side, client: docker.DockerClient, started: float, expect: str | None = None) -> float:
+def until_answers(side: Side, started: float, expect: str | None = None) -> float:
     deadline = time.perf_counter() + ANSWER_TIMEOUT
     while time.perf_counter() < deadline:
-        if answers(side.web_url(client), expect):
+        if answers(side.url, expect):
             return time.perf_counter() - started
         time.sleep(0.05)
-    raise SystemExit(f"{side.name}: the web never answered{' with ' + expect if expect else ''}")
+    raise SystemExit(f"{side.name}: {side.url} never answered{' with ' + expect if expect else ''}")
 
 
 def settled(client: docker.DockerClient, label: str, count: int) -> None:
@@ -147,13 +137,15 @@ def settled(client: docker.DockerClient, label: str, count: int) -> None:
 
 def stand_in_env(project: Path) -> dict[str, str]:
     """Point the exported file's official images at the local stand-ins (no registry here)."""
-    from orchestrator.export.compose import image_variable
+    from orchestrator.export.compose import ROUTER_BASE, image_variable
     from orchestrator.operations import Target, make_plan
     output = subprocess.run([*CLI, "images", "prepare", str(project)], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout
     _, plan, _ = make_plan(Target(project), with_sources=False, stored_credentials=False)
     env = dict(os.environ)
     for line in output.splitlines():
+        if line.startswith("router: "):  # the exported router's Dockerfile adds nothing the local router lacks
+            env[image_variable(ROUTER_BASE)[2:].split(":-")[0]] = line.split()[-1]
         match = re.match(r"^(app|service) (\S+): (?:base )?(\S+)$", line)
         if not match:
             continue
@@ -174,10 +166,10 @@ def sides(folder: Path, work: Path) -> tuple[Side, Side, list[str], dict[str, st
     compose = ["docker-compose", "-f", str(exported), "-p", f"c{folder.name}"]
     ours = Side("orchestrator", lambda: run([*CLI, "up", str(folder), "--project", project]),
                 lambda: run([*CLI, "down", str(folder), "--project", project, "--volumes"]),
-                {"label": [f"orchestrator.project={project}", "orchestrator.role=web"]})
+                f"https://{project}.localhost:{default_ports(project)[1]}/")
     theirs = Side("docker-compose", lambda: run([*compose, "up", "-d"], env=env),
                   lambda: run([*compose, "down", "-v", "-t", str(GRACE)], env=env),
-                  {"label": [f"com.docker.compose.project=c{folder.name}", "com.docker.compose.service=app"]})
+                  f"https://{folder.name}.localhost:{default_ports(folder.name)[1]}/")
     return ours, theirs, compose, env
 
 
@@ -208,7 +200,7 @@ def main() -> None:
                 full, noop = [], []
                 for _ in range(rounds):
                     full.append(side.up())
-                    settled(client, label, 11)
+                    settled(client, label, INSTANCES)
                     noop.append(side.up())
                     side.down()
                 measured[side.name] = {"full": full, "noop": noop}
@@ -219,7 +211,7 @@ def main() -> None:
                          f"{ratio(o['noop'], c['noop']):.2f} (goal <= {GOALS['b']})"))
         if "c" in only:
             ours.up()
-            settled(client, label_o, 11)
+            settled(client, label_o, INSTANCES)
             redeploy, touched = [], []
             for number in range(1, rounds + 1):
                 before = _ids(client, label_o)
@@ -229,7 +221,7 @@ def main() -> None:
                 after = _ids(client, label_o)
                 touched.append(sum(1 for name in after if before.get(name) != after[name]))
             rows.append(("(c) redeploy after changing one worker's variable", stats(redeploy),
-                         f"containers touched: {statistics.median(touched):.0f} of 11", "-"))
+                         f"containers touched: {statistics.median(touched):.0f} of {INSTANCES}", "-"))
             ours.down()
             (ten / ".platform.app.yaml").write_text(app_config(10, False))
         if "g" in only:
@@ -237,7 +229,7 @@ def main() -> None:
             for side, label, rebuild in ((ours, label_o, ours.up),
                                          (theirs, label_c, lambda: run([*compose, "up", "-d", "--build"], env=env))):
                 side.up()
-                settled(client, label, 11)
+                settled(client, label, INSTANCES)
                 samples = []
                 for number in range(1, rounds + 1):
                     text = (ten / "web.py").read_text()
@@ -245,7 +237,7 @@ def main() -> None:
                     (ten / "web.py").write_text(re.sub(r'MESSAGE = ".*"', f'MESSAGE = "{message}"', text))
                     started = time.perf_counter()
                     rebuild()
-                    samples.append(until_answers(side, client, started, message))
+                    samples.append(until_answers(side, started, message))
                 measured_g[side.name] = samples
                 side.down()
             rows.append(("(g) redeploy after editing one source file, until the new code answers",
@@ -265,7 +257,7 @@ def main() -> None:
                 for _ in range(rounds):
                     started = time.perf_counter()
                     side.up()
-                    samples.append(until_answers(side, client, started))
+                    samples.append(until_answers(side, started))
                     side.down()
                 measured_h[side.name] = samples
             rows.append(("(h) up of examples/services from nothing (4 services, 3 instances), images cached, "
@@ -281,7 +273,7 @@ def main() -> None:
             stops = []
             for _ in range(rounds):
                 run([*CLI, "up", str(twenty)])
-                settled(client, f"orchestrator.project={twenty.name}", 21)
+                settled(client, f"orchestrator.project={twenty.name}", 22)
                 stops.append(run([*CLI, "down", str(twenty)]))
             rows.append(("(d) stop 20 workers that ignore SIGTERM (`down`)", stats(stops),
                          f"one grace period: {GRACE} s", f"{ratio(stops, GRACE):.2f} (goal <= {GOALS['d']})"))

@@ -13,7 +13,6 @@ no-op `up` or a `ps` never pays for importing it (about half of their time other
 from __future__ import annotations
 
 import functools
-import http.client
 import json
 import os
 import socket
@@ -118,44 +117,47 @@ def _socket_path() -> str | None:
     return None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 class _Reader:
-    """GET requests on the engine's unix socket, one short connection each (safe from any thread)."""
+    """GET requests on the engine's unix socket, one short HTTP/1.0 connection each (safe from any thread).
+    HTTP/1.0 makes the engine answer with a plain body and close, so no HTTP library is needed (importing
+    one costs a no-op `up` more than the request does)."""
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path, self.timeout = path, timeout
 
     def get(self, url: str, query: dict[str, Any] | None = None) -> Any:
         target = url + ("?" + urlencode(query) if query else "")
-        connection = _UnixConnection(self.path, self.timeout)
+        chunks = []
         try:
-            connection.request("GET", target)
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as error:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(self.timeout)
+                connection.connect(self.path)
+                connection.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
+                while True:
+                    data = connection.recv(262144)
+                    if not data:
+                        break
+                    chunks.append(data)
+        except OSError as error:
             raise SocketLost(f"{type(error).__name__}: {error} ({self.path})") from error
-        finally:
-            connection.close()
-        if response.status == 404:
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            status = int(lines[0].split(" ", 2)[1])
+        except (IndexError, ValueError):
+            raise SocketLost(f"no HTTP answer on {self.path}: {lines[0][:80]!r}") from None
+        content_type = next((line.split(":", 1)[1].strip() for line in lines[1:]
+                             if line.lower().startswith("content-type:")), "")
+        if status == 404:
             raise _NotFound(url)
-        if response.status >= 400:
+        if status >= 400:
             message = body.decode("utf-8", "replace")
             try:
                 message = json.loads(message).get("message", message)
             except ValueError:
                 pass
-            raise EngineError(f"the engine answered {response.status} to GET {url}: {message}")
-        if not body or "json" not in (response.getheader("Content-Type") or ""):
+            raise EngineError(f"the engine answered {status} to GET {url}: {message}")
+        if not body or "json" not in content_type:
             return body.decode("utf-8", "replace") if body else None
         return json.loads(body)
 
