@@ -165,7 +165,10 @@ class _Writer:
         else:
             body.append(f"{indent}{'root' if prefix == '/' else 'alias'} {_quote(directory)};")
             if not location.allow:
-                body.append(f"{indent}try_files /.orchestrator-never {target or '=404'};")
+                # no file is served unless a rule allows it; a directory still finds its index file, which
+                # the rules then judge (the platform's static sites: allow: false, rules for .html, .css...)
+                body.append(f"{indent}index {' '.join(_quote(i) for i in location.index or ('index.html',))};")
+                body.append(f"{indent}try_files $uri/ {target or '=404'};")
             else:
                 body += _static_headers(_expires(location.expires), location.headers, indent)
                 body += self.php_scripts(location.scripts, target, indent)

@@ -203,3 +203,17 @@ def test_php_extensions_install_from_debian_packages_and_an_unknown_one_is_named
     script = dependency_script(build)
     assert "--no-install-recommends php-apcu php-redis >/dev/null" in script  # sodium is in PHP already
     assert "blackfire" not in script and "phpdismod -v ALL -s ALL calendar" in script
+
+
+def test_a_static_site_that_allows_files_by_rule_only_still_serves_its_index(tmp_path: Path):
+    # the shape of the platform's Pelican template: allow: false, rules allowing .html, .css, ...
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n  locations:\n    '/':\n"
+        "      root: output\n      index: [index.html]\n      expires: 300s\n      scripts: false\n      allow: false\n"
+        "      rules:\n        \\.(css|js|html)$:\n          allow: true\n        ^/robots\\.txt$:\n          allow: true\n")
+    project, warnings = load_project(tmp_path, name="app")
+    config = _nginx(translate(project, ENV).instance("app"))
+    location = config[config.index('location "/" {'):]
+    assert 'index "index.html";\n            try_files $uri/ =404;' in location
+    assert 'location ~ "\\\\.(css|js|html)$" {\n                expires 300s;' in location
+    assert 'location ~ "^/robots\\\\.txt$" {' in location
