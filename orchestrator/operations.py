@@ -26,8 +26,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
 from orchestrator.plan import LABEL, Plan, environment_for, translate
-from orchestrator.platform_routes import routes_json
-from orchestrator.router import LocalRoute, local_routes
+from orchestrator.router import LocalRoute
 from orchestrator.progress import Reporter
 from orchestrator.state import credentials, forget_credentials, state_dir
 

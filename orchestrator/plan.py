@@ -18,13 +18,13 @@ from orchestrator import names
 from orchestrator.catalog import limits, runtime_types, service_types
 from orchestrator.crons import crons_env
 from orchestrator.errors import OrchestratorError
-from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service, WebLocation
+from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
 from orchestrator.router import (CA_VOLUME, LocalRoute, default_ports, local_routes, router_config, tls_names,
                                  web_alias)
-from orchestrator.webserver import WEB_PORT, Upstream, nginx_config
+from orchestrator.webserver import Upstream, nginx_config
 
 APP_DIR = "/app"
 STOP_TIMEOUT = 15

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.engine.conftest import env_of
+from tests.engine.conftest import env_of, get, route_url
 
 pytestmark = pytest.mark.engine
 
@@ -22,21 +20,16 @@ def example(deploy):
     return deployment
 
 
-def test_up_runs_web_and_workers_from_one_image(example):
+def test_up_runs_web_and_workers_from_one_image_and_prints_the_route_that_answers(example):
     containers = example.containers()
-    assert set(containers) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq"}
+    assert set(containers) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq", "router"}
     image_ids = {containers[name].attrs["Image"] for name in ("app", "app--queue", "app--mail")}
     assert len(image_ids) == 1
-    url = re.search(r"web app: (http://127\.0\.0\.1:\d+/)", example.first_up.stdout).group(1)
-    for _ in range(50):
-        try:
-            body = json.loads(urllib.request.urlopen(url, timeout=2).read())
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        pytest.fail(f"{url} never answered")
-    assert body == {"type": "web", "app": "app", "relationships": ["database", "rabbitmq"]}
+    url = re.search(r"route (https://\S+) -> app app: 200", example.first_up.stdout).group(1)
+    assert url == route_url(example)
+    answer = get(url)
+    assert answer.status == 200, answer
+    assert json.loads(answer.body) == {"type": "web", "app": "app", "relationships": ["database", "rabbitmq"]}
 
 
 def test_second_up_rebuilds_nothing_and_keeps_every_container(example):

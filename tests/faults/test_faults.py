@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import docker.errors
 import pytest
@@ -373,9 +372,11 @@ def owned_engine(engine, prepared_images, tmp_path_factory):
     try:
         client = owned.start()
         refs = sorted({line.split()[-1] for line in prepared_images.splitlines()
-                       if line.startswith(("app app: base", "service mariadb:"))})
-        assert len(refs) == 2, prepared_images
-        owned.load(engine, refs)
+                       if line.startswith(("app app: base", "service mariadb:", "router:"))})
+        assert len(refs) == 3, prepared_images
+        base = [tag for image in engine.images.list(filters={"label": "orchestrator.stand-in=debian-base"})
+                for tag in image.tags]  # every local image's tag names the base it was built on
+        owned.load(engine, refs + base[:1])
         deployment = Deployment(PROJECTS / "faults", tmp_path_factory.mktemp("owned"), client, owned.env())
         deployment.owned = owned
         deployment.ok("up")
