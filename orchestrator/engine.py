@@ -117,6 +117,16 @@ def _socket_path() -> str | None:
     return None
 
 
+def _expected_size(received: bytes) -> int | None:
+    """Headers plus body, in bytes, when the headers give the body's length (None: read to the close)."""
+    head, _, _ = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(head) + 4 + int(value.strip())
+    return None
+
+
 class _Reader:
     """GET requests on the engine's unix socket, one short HTTP/1.0 connection each (safe from any thread).
     HTTP/1.0 makes the engine answer with a plain body and close, so no HTTP library is needed (importing
@@ -133,11 +143,14 @@ class _Reader:
                 connection.settimeout(self.timeout)
                 connection.connect(self.path)
                 connection.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
-                while True:
+                expected = None  # the body's length once the headers are in: stop there, not at the close
+                while expected is None or sum(len(c) for c in chunks) < expected:
                     data = connection.recv(262144)
                     if not data:
                         break
                     chunks.append(data)
+                    if expected is None and b"\r\n\r\n" in b"".join(chunks):
+                        expected = _expected_size(b"".join(chunks))
         except OSError as error:
             raise SocketLost(f"{type(error).__name__}: {error} ({self.path})") from error
         head, _, body = b"".join(chunks).partition(b"\r\n\r\n")

@@ -302,6 +302,7 @@ class EngineProxy:
 
     @staticmethod
     def _pump(source, destination) -> None:
+        import socket as self_socket
         try:
             while True:
                 data = source.recv(65536)
@@ -310,12 +311,11 @@ class EngineProxy:
                 destination.sendall(data)
         except OSError:
             pass
-        finally:
-            for end in (source, destination):
-                try:
-                    end.close()
-                except OSError:
-                    pass
+        finally:  # pass the end of the stream on, as a real connection does (a close alone would not, while
+            try:  # the other direction's thread is still reading the same socket)
+                destination.shutdown(self_socket.SHUT_WR)
+            except OSError:
+                pass
 
     def cut(self) -> None:
         self.listener.close()
