@@ -156,7 +156,8 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
     engine = Engine()
     services = {s.name: s for s in project.services}
     with project_lock(plan.project, reporter.step):
-        observed = observe(engine.containers(plan.project))
+        before = engine.containers(plan.project)
+        observed = observe(before)
         if dry_run:
             ids = {build.image: engine.image_id(build.image) for build in plan.images}
             return UpResult(decide(plan, observed, ids), plan, [f"build image {b.image} for app {b.app}"
@@ -182,7 +183,9 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             reporter.step(f"note: {note}")
         actions = decide(plan, observed, ids)
         Deployer(engine, reporter.step).apply(plan, actions, refs)
-    states = sorted(engine.containers(plan.project), key=_order)
+    # after a deploy that changed nothing, what was observed is what runs: no second look
+    unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
+    states = sorted(before if unchanged else engine.containers(plan.project), key=_order)
     local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
     return UpResult(actions, plan, resolver.notes, states, check_routes(engine, project, plan, states), local_ca)
