@@ -316,8 +316,8 @@ def write_results(rows: list[tuple[str, str, str, str]], rounds: int) -> None:
              f"Machine: {machine()}.", "",
              "Method: each side measured alone (the other tool's containers absent, its own project name); "
              "all rounds of one side, then all of the other; a no-op on a settled project (every container "
-             f"running for {SETTLE:g} s); the web cases poll the published port until it answers (with the new "
-             "text, for (g)). Goals are ratios to docker-compose (or to one grace period, for (d)).", "",
+             f"running for {SETTLE:g} s); the web cases poll the route, through each tool's router, until it answers "
+             "(with the new text, for (g)). Goals are ratios to docker-compose (or to one grace period, for (d)).", "",
              "| case | orchestrator | docker-compose / reference | ratio |", "|---|---|---|---|"]
     lines += [f"| {case} | {ours} | {theirs} | {r} |" for case, ours, theirs, r in rows]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
