@@ -108,10 +108,19 @@ def check_routes(engine: Engine, project: Project, plan: Plan, states: list[Cont
     routes = list(plan.routes)
     webs = {s.labels.get(f"{LABEL}.app"): s for s in states if s.labels.get(f"{LABEL}.role") == "web"}
 
+    def crashed(web: ContainerState | None) -> Callable[[], bool]:
+        """Whether the web instance behind a route has exited or restarted since the deploy: then the route
+        will not answer however long `up` waits."""
+        def check() -> bool:
+            state = engine.inspect(web.id) if web is not None else None
+            return state is None or state.status in ("exited", "dead", "restarting") \
+                or state.restart_count > web.restart_count
+        return check
+
     def check(route: LocalRoute) -> RouteCheck:
         if route.type != "upstream":
             return RouteCheck(route, ports, None)
-        answer = probe.wait_for_answer(route.local_url, ROUTE_TIMEOUT)
+        answer = probe.wait_for_answer(route.local_url, ROUTE_TIMEOUT, hopeless=crashed(webs.get(route.upstream)))
         if 0 < answer.status < 500:
             return RouteCheck(route, ports, answer.status)
         web = webs.get(route.upstream)

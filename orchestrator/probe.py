@@ -12,6 +12,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlsplit
 
 
@@ -47,11 +48,13 @@ def get(url: str, ca_file: str | None = None, timeout: float = 5.0, headers: dic
         return Answer(0, {}, b"", f"{type(error).__name__}: {error}")
 
 
-def wait_for_answer(url: str, timeout: float, ca_file: str | None = None) -> Answer:
-    """GET `url` until it answers with anything but a server error (5xx) or `timeout` passes; the last answer."""
+def wait_for_answer(url: str, timeout: float, ca_file: str | None = None,
+                    hopeless: Callable[[], bool] | None = None) -> Answer:
+    """GET `url` until it answers with anything but a server error (5xx), `timeout` passes or `hopeless()`
+    says waiting longer cannot help (the app behind it crashed, say); the last answer."""
     deadline = time.monotonic() + timeout
     while True:
         answer = get(url, ca_file, timeout=min(5.0, max(0.5, deadline - time.monotonic())))
-        if 0 < answer.status < 500 or time.monotonic() >= deadline:
+        if 0 < answer.status < 500 or time.monotonic() >= deadline or (hopeless is not None and hopeless()):
             return answer
         time.sleep(0.25)
