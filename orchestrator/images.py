@@ -48,7 +48,7 @@ PULL_RETRY_SECONDS = 3600
 
 # What Debian's archive offers for each runtime: packages, the version it provides, extra Dockerfile lines.
 RUNTIME_STAND_INS: dict[str, tuple[str, str, str]] = {
-    "python": ("python3 python3-pip python3-venv python3-dev build-essential nginx", "3.11",
+    "python": ("python3 python3-pip python3-setuptools python3-venv python3-dev build-essential nginx", "3.11",
                "RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -sf /usr/bin/python3 /usr/local/bin/python "
                "&& ln -sf /usr/bin/pip3 /usr/local/bin/pip"),
     "nodejs": ("nodejs npm nginx", "18", ""),
