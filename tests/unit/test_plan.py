@@ -138,13 +138,17 @@ def _nginx(spec) -> str:
     return base64.b64decode(spec.env["ORCHESTRATOR_NGINX_CONF"]).decode()
 
 
+def _planned(tmp_path: Path, config: str, name: str):
+    """The plan of a one-app project whose `.platform.app.yaml` is `config`."""
+    (tmp_path / ".platform.app.yaml").write_text(config)
+    project, _ = load_project(tmp_path, name=name)
+    return translate(project, ENV)
+
+
 def test_a_php_web_instance_without_a_start_command_runs_php_fpm_behind_nginx(tmp_path: Path):
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: site\ntype: 'php:8.2'\nvariables:\n  php:\n    memory_limit: 256M\n"
-        "web:\n  locations:\n    '/':\n      root: public\n      passthru: true\n"
-        "workers:\n  jobs:\n    commands:\n      start: php jobs.php\n")
-    project, _ = load_project(tmp_path, name="site")
-    plan = translate(project, ENV)
+    plan = _planned(tmp_path, "name: site\ntype: 'php:8.2'\nvariables:\n  php:\n    memory_limit: 256M\n"
+                    "web:\n  locations:\n    '/':\n      root: public\n      passthru: true\n"
+                    "workers:\n  jobs:\n    commands:\n      start: php jobs.php\n", "site")
     web, worker = plan.instance("site"), plan.instance("site--jobs")
     assert web.command == "orchestrator-php-fpm"
     assert web.env["PLATFORM_APP_COMMAND"] == ""  # the config has none; the platform's variable says so
@@ -158,11 +162,8 @@ def test_a_php_web_instance_without_a_start_command_runs_php_fpm_behind_nginx(tm
 
 
 def test_a_static_site_passes_nothing_through(tmp_path: Path):
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: docs\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n"
-        "  locations:\n    '/':\n      root: _site\n      passthru: false\n")
-    project, _ = load_project(tmp_path, name="docs")
-    web = translate(project, ENV).instance("docs")
+    web = _planned(tmp_path, "name: docs\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n"
+                   "  locations:\n    '/':\n      root: _site\n      passthru: false\n", "docs").instance("docs")
     assert web.command == "sleep infinity"
     config = _nginx(web)
     assert 'root "/app/_site";' in config and "try_files $uri $uri/index.html =404;" in config
@@ -171,10 +172,8 @@ def test_a_static_site_passes_nothing_through(tmp_path: Path):
 
 
 def test_an_empty_start_command_is_no_start_command(tmp_path: Path):
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: site\ntype: 'php:8.2'\nweb:\n  commands:\n    start: ''\n  locations:\n    '/':\n      root: web\n")
-    project, _ = load_project(tmp_path, name="site")
-    web = translate(project, ENV).instance("site")
+    web = _planned(tmp_path, "name: site\ntype: 'php:8.2'\nweb:\n  commands:\n    start: ''\n  locations:\n"
+                   "    '/':\n      root: web\n", "site").instance("site")
     assert web.command == "orchestrator-php-fpm" and web.env["SOCKET"] == "/run/app.sock"
 
 
@@ -192,11 +191,9 @@ def test_nginx_location_settings_are_honoured_not_warned_about(tmp_path: Path):
 
 def test_php_extensions_install_from_debian_packages_and_an_unknown_one_is_named_before_any_build(tmp_path: Path):
     from orchestrator.images import dependency_script, php_extension_problems
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: site\ntype: 'php:8.2'\nruntime:\n  extensions: [apcu, sodium, {name: blackfire, configuration: {}},"
-        " redis, no_such_ext]\n  disabled_extensions: [calendar]\n")
-    project, _ = load_project(tmp_path, name="site")
-    build = translate(project, ENV).images[0]
+    build = _planned(tmp_path, "name: site\ntype: 'php:8.2'\nruntime:\n  extensions: [apcu, sodium, "
+                     "{name: blackfire, configuration: {}}, redis, no_such_ext]\n  disabled_extensions: [calendar]\n",
+                     "site").images[0]
     assert php_extension_problems(build) == [
         "app site: PHP extension 'no_such_ext' (runtime.extensions) cannot be had here: no Debian package brings "
         "it; remove it or map an image that has it with --images"]
@@ -207,12 +204,11 @@ def test_php_extensions_install_from_debian_packages_and_an_unknown_one_is_named
 
 def test_a_static_site_that_allows_files_by_rule_only_still_serves_its_index(tmp_path: Path):
     # the shape of the platform's Pelican template: allow: false, rules allowing .html, .css, ...
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: app\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n  locations:\n    '/':\n"
-        "      root: output\n      index: [index.html]\n      expires: 300s\n      scripts: false\n      allow: false\n"
-        "      rules:\n        \\.(css|js|html)$:\n          allow: true\n        ^/robots\\.txt$:\n          allow: true\n")
-    project, warnings = load_project(tmp_path, name="app")
-    config = _nginx(translate(project, ENV).instance("app"))
+    config = _nginx(_planned(
+        tmp_path, "name: app\ntype: 'python:3.11'\nweb:\n  commands:\n    start: sleep infinity\n  locations:\n"
+        "    '/':\n      root: output\n      index: [index.html]\n      expires: 300s\n      scripts: false\n"
+        "      allow: false\n      rules:\n        \\.(css|js|html)$:\n          allow: true\n"
+        "        ^/robots\\.txt$:\n          allow: true\n", "app").instance("app"))
     location = config[config.index('location "/" {'):]
     assert 'index "index.html";\n            try_files $uri/ =404;' in location
     assert 'location ~ "\\\\.(css|js|html)$" {\n                expires 300s;' in location
