@@ -98,7 +98,7 @@ ROUTE_TIMEOUT = float(os.environ.get("ORCHESTRATOR_ROUTE_TIMEOUT", "30"))
 LOCAL_CA_FILE = "local-ca.crt"
 
 
-def check_routes(engine: Engine, project: Project, plan: Plan, states: list[ContainerState]) -> list[RouteCheck]:
+def check_routes(engine: Engine, plan: Plan, states: list[ContainerState]) -> list[RouteCheck]:
     """Request every upstream route through the router (each waited for, at most ROUTE_TIMEOUT seconds, all
     at once); a route that does not answer says which instance should have, and its last log lines."""
     from orchestrator import probe
@@ -197,7 +197,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
     states = sorted(before if unchanged else engine.containers(plan.project), key=_order)
     local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
-    return UpResult(actions, plan, resolver.notes, states, check_routes(engine, project, plan, states), local_ca)
+    return UpResult(actions, plan, resolver.notes, states, check_routes(engine, plan, states), local_ca)
 
 
 def prepare_images(target: Target, reporter: Reporter, images_file: str | None = None) -> list[str]:

@@ -417,14 +417,13 @@ def environment_for(branch: str, domain: str | None, project: str, env_type: str
     return Environment(branch, kind, domain or f"{project}.localhost", http_port, https_port)
 
 
-def _router_instance(b: _Builder) -> ContainerSpec | None:
+def _router_instance(b: _Builder, routes: tuple[LocalRoute, ...]) -> ContainerSpec | None:
     """The project's router, when it has routes and a port to serve them on."""
     env = b.environment
-    if not env.http_port or not b.project.routes:
+    if not env.http_port or not routes:
         return None
     ports = (env.http_port, env.https_port)
-    routes = local_routes(routes_json(b.project.routes, env.domain), ports)
-    config = router_config(routes, ports, env.domain)
+    config = router_config(list(routes), ports, env.domain)
     b.volumes.setdefault(CA_VOLUME, VolumeSpec(CA_VOLUME, "machine", {f"{LABEL}.local-ca": "1"}))
     return ContainerSpec(
         name="router", container=names.join(b.p, "router"), app="router", role="router", image=ROUTER_IMAGE,
@@ -464,11 +463,11 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
         for worker in app.workers:
             specs.append(_app_instance(b, app, image, "worker", f"{app.name}--{worker.name}", worker.start,
                                        worker.settings, worker.pre_start, worker.post_start))
-    router = _router_instance(b)
-    routes: tuple[LocalRoute, ...] = ()
+    routes = tuple(local_routes(routes_json(project.routes, env.domain), (env.http_port, env.https_port))) \
+        if env.http_port else ()
+    router = _router_instance(b, routes)
     if router is not None:
         specs.append(router)
-        routes = tuple(local_routes(routes_json(project.routes, env.domain), (env.http_port, env.https_port)))
     _refuse_name_clashes(specs)
     specs = [_with_hash(spec) for spec in specs]
     return Plan(project=project.name, environment=env, images=images,

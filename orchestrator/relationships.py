@@ -17,9 +17,10 @@ from typing import Any, Mapping
 
 from orchestrator.catalog import service_types
 from orchestrator.config.model import App, Endpoint, Relationship, Service
+from orchestrator.webserver import WEB_PORT
 
-APP_PORT = 8888  # where the app itself listens ($PORT), behind its web server
-WEB_PORT = 80  # where its web server listens: what other apps reach over an `app:http` relationship
+APP_PORT = 8888  # where the app itself listens ($PORT), behind its web server (WEB_PORT, which other
+                 # apps reach over an `app:http` relationship)
 Credentials = Mapping[tuple[str, str], str]
 _NO_CREDENTIALS = {"memcached", "kafka", "http", "varnish"}
 _NO_PATH = {"memcached", "kafka", "http", "varnish"}
