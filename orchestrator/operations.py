@@ -120,10 +120,10 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState]) -> li
     def check(route: LocalRoute) -> RouteCheck:
         if route.type != "upstream":
             return RouteCheck(route, ports, None)
-        answer = probe.wait_for_answer(route.local_url, ROUTE_TIMEOUT, hopeless=crashed(webs.get(route.upstream)))
+        web = webs.get(route.upstream)
+        answer = probe.wait_for_answer(route.local_url, ROUTE_TIMEOUT, hopeless=crashed(web))
         if 0 < answer.status < 500:
             return RouteCheck(route, ports, answer.status)
-        web = webs.get(route.upstream)
         why = answer.error or f"status {answer.status}"
         if web is None:
             return RouteCheck(route, ports, answer.status, f"{why}; app {route.upstream} has no running web instance")
@@ -133,10 +133,8 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState]) -> li
         return RouteCheck(route, ports, answer.status, f"{why}; the last log lines of web instance "
                           f"{web.labels.get(f'{LABEL}.instance')}:\n" + "\n".join("    " + line for line in tail.splitlines()))
 
-    results: list[RouteCheck] = []
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(routes)))) as pool:
-        results = list(pool.map(check, routes))
-    return results
+        return list(pool.map(check, routes))
 
 
 def export_local_ca(engine: Engine, states: list[ContainerState]) -> Path | None:
