@@ -1,7 +1,8 @@
 """Relationship syntax and targets.
 
 Three spellings mean the same thing: `name: "service:endpoint"`, `name: {service, endpoint}`, and a
-bare `name:` (the service called `name`, at its default endpoint). The target may be a service or,
+bare `name:` (the service called `name`, at its default endpoint). The map form without `service`
+(`name: {}`, `name: {endpoint: e}`) names the target called `name` too. The target may be a service or,
 with endpoint `http`, another app. Targets are checked once all services and apps are known.
 """
 
@@ -37,13 +38,25 @@ def parse_relationships(node: Node | None) -> tuple[Relationship, ...]:
             result.append(Relationship(name, service, endpoint or None, entry.origin))
         elif isinstance(value, dict):
             entry.check_keys(("service", "endpoint"))
-            service = entry.string("service", required=True)
+            service = _mapped_service(name, entry)
             endpoint = entry.string("endpoint")
             if service:
                 result.append(Relationship(name, service, endpoint, entry.origin))
         else:
             entry.error("must be `service:endpoint`, a {service, endpoint} mapping, or empty")
     return tuple(result)
+
+
+def _mapped_service(name: str, entry: Node) -> str | None:
+    """The map form's target: `service` when written, else the service or app named like the relationship,
+    as for the bare `name:` form (real projects write `database: {}` or `database: {endpoint: mysql}`)."""
+    written = entry.child("service")
+    if written is None or written.value is None:
+        return name
+    service = written.as_string()
+    if service == "":
+        written.error("must name a service or app", "or leave `service` out to mean the one called like the relationship")
+    return service or None
 
 
 def check_targets(relationships: tuple[Relationship, ...], owner: str, ck: Checker,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config.validate import load_project
 from orchestrator.errors import ConfigError
+from orchestrator.plan import translate
 
 SERVICES = "mariadb:\n  type: 'mariadb:11.4'\n  disk: 256\nredis:\n  type: 'redis:7.2'\nrabbitmq:\n  type: 'rabbitmq:4.1'\n  disk: 512\n"
 
@@ -27,6 +30,32 @@ def test_three_relationship_spellings(tmp_path):
                                         "  reports: {service: mariadb, endpoint: mysql}\n  redis:\n")
     rels = {(r.name, r.service, r.endpoint) for r in loaded.apps[0].settings.relationships}
     assert rels == {("database", "mariadb", "mysql"), ("reports", "mariadb", "mysql"), ("redis", "redis", None)}
+
+
+def test_a_relationship_map_without_service_names_the_service_or_app_called_like_it(tmp_path):
+    (tmp_path / ".upsun").mkdir()
+    (tmp_path / ".upsun" / "config.yaml").write_text(
+        "applications:\n"
+        "  front:\n    type: 'nodejs:22'\n    web: {commands: {start: node s.js}}\n"
+        "    relationships:\n      mariadb: {}\n      redis: {endpoint: redis}\n      back: {endpoint: http}\n"
+        "      reports: {service: mariadb, endpoint: mysql}\n"
+        "  back:\n    type: 'python:3.12'\n    web: {commands: {start: python3 s.py}}\n"
+        "services:\n  mariadb: {type: 'mariadb:11.4'}\n  redis: {type: 'redis:7.2'}\n")
+    loaded, _ = load_project(tmp_path)
+    front = next(a for a in loaded.apps if a.name == "front")
+    rels = {(r.name, r.service, r.endpoint) for r in front.settings.relationships}
+    assert rels == {("mariadb", "mariadb", None), ("redis", "redis", "redis"), ("back", "back", "http"),
+                    ("reports", "mariadb", "mysql")}
+    env = translate(loaded, "main").instance("front").env
+    relationships = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))
+    assert [(relationships[n][0]["service"], relationships[n][0]["rel"]) for n in ("mariadb", "redis", "back")] == \
+        [("mariadb", "mysql"), ("redis", "redis"), ("back", "http")]
+
+
+def test_a_relationship_map_with_an_empty_service_is_still_an_error(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        project(tmp_path, BASE + "relationships:\n  database: {service: '', endpoint: mysql}\n")
+    assert [(p.key, p.line) for p in caught.value.problems] == [("relationships.database.service", 8)]
 
 
 def test_workers_inherit_unless_they_override_and_override_replaces_whole(tmp_path):
