@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from orchestrator.catalog import PROFILES, SIZES, runtime_types
-from orchestrator.config.checks import Node, plain
-from orchestrator.config.model import (App, Cron, Hooks, InstanceSettings, Mount, Resources, Runtime, Web,
+from orchestrator.config.checks import Checker, Node, plain
+from orchestrator.config.model import (App, Cron, Hooks, InstanceSettings, Mount, Origin, Resources, Runtime, Web,
                                        WebLocation, Worker)
 from orchestrator.config.relationships import parse_relationships
 
@@ -59,7 +59,7 @@ RUNTIME_NO_EFFECT = {"request_terminate_timeout": "PHP-FPM request timeout",
 
 
 # -- instance settings ----------------------------------------------------------------------------
-def parse_settings(node: Node, is_platform: bool) -> tuple[InstanceSettings, set[str]]:
+def parse_settings(node: Node) -> tuple[InstanceSettings, set[str]]:
     """The instance keys present in `node`, and which of them were set (for inheritance)."""
     present = {key for key in INSTANCE_KEYS if isinstance(node.value, dict) and key in node.value}
     resources = None
@@ -93,7 +93,7 @@ def parse_settings(node: Node, is_platform: bool) -> tuple[InstanceSettings, set
         resources=resources,
         disk=disk,
         relationships=parse_relationships(node.get("relationships")),
-        mounts=parse_mounts(node.get("mounts"), disk if is_platform else 1),
+        mounts=parse_mounts(node.get("mounts")),
         variables=variables,
         access=plain(access_node.value) if access_node else {},
         additional_hosts=additional_hosts,
@@ -125,7 +125,7 @@ def inherit(base: InstanceSettings, own: InstanceSettings, present: set[str]) ->
 
 
 # -- mounts -----------------------------------------------------------------------------------------
-def parse_mounts(node: Node | None, disk: int | None) -> tuple[Mount, ...]:
+def parse_mounts(node: Node | None) -> tuple[Mount, ...]:
     if node is None or not node.is_map():
         return ()
     mounts: list[Mount] = []
@@ -143,9 +143,6 @@ def parse_mounts(node: Node | None, disk: int | None) -> tuple[Mount, ...]:
                         "give each mount its own path")
             continue
         seen[path] = entry
-        if mount.source == "local" and disk is None:
-            entry.warn("a `local` mount needs `disk` on the platform; locally it is a volume all the same",
-                       "set `disk` (MB) on the app or worker")
         mounts.append(mount)
     for mount in mounts:
         for other in mounts:
@@ -154,6 +151,21 @@ def parse_mounts(node: Node | None, disk: int | None) -> tuple[Mount, ...]:
                                       f"({mount.source}); the platform refuses nested mounts of different kinds",
                                       "locally both are mounted, the inner one over the outer")
     return tuple(mounts)
+
+
+def warn_local_mounts_without_disk(ck: Checker, instances: list[InstanceSettings]) -> None:
+    """Fixed: a `local` mount lives on the instance's disk. Web and workers inherit `disk` from the app, so
+    this looks at each instance's settings after inheritance (a mount written once warns once)."""
+    warned: set[Origin] = set()
+    for settings in instances:
+        if settings.disk is not None:
+            continue
+        for mount in settings.mounts:
+            if mount.source == "local" and mount.origin not in warned:
+                warned.add(mount.origin)
+                ck.warn(mount.origin.file, mount.origin.line, mount.origin.key,
+                        "a `local` mount needs `disk` on the platform; locally it is a volume all the same",
+                        "set `disk` (MB) on the app or worker")
 
 
 def _parse_mount(path: str, entry: Node) -> Mount | None:
@@ -277,7 +289,7 @@ def _parse_stack(node: Node) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 # -- web, workers, crons, hooks -------------------------------------------------------------------------
-def parse_web(node: Node | None, app_settings: InstanceSettings, runtime: Runtime, is_platform: bool) -> Web:
+def parse_web(node: Node | None, app_settings: InstanceSettings, runtime: Runtime) -> Web:
     if node is None or not node.is_map():
         return Web(None, None, None, "unix" if runtime.name == "php" else "tcp",
                    "fastcgi" if runtime.name == "php" else "http", (), app_settings)
@@ -293,7 +305,7 @@ def parse_web(node: Node | None, app_settings: InstanceSettings, runtime: Runtim
         socket_family = upstream.choice("socket_family", ("tcp", "unix")) or socket_family
         protocol = upstream.choice("protocol", ("http", "fastcgi")) or protocol
     locations = _parse_locations(node)
-    own, present = parse_settings(node, is_platform)
+    own, present = parse_settings(node)
     return Web(
         start=commands.string("start") if commands else None,
         pre_start=commands.string("pre_start") if commands else None,
@@ -354,7 +366,7 @@ def _parse_locations(web: Node) -> tuple[WebLocation, ...]:
     return tuple(result)
 
 
-def parse_workers(node: Node | None, app_settings: InstanceSettings, is_platform: bool) -> tuple[Worker, ...]:
+def parse_workers(node: Node | None, app_settings: InstanceSettings) -> tuple[Worker, ...]:
     if node is None or not node.is_map():
         return ()
     workers = []
@@ -373,7 +385,7 @@ def parse_workers(node: Node | None, app_settings: InstanceSettings, is_platform
             commands.check_keys(("start", "pre_start", "post_start"))
             start = commands.string("start", required=True)
             pre_start, post_start = commands.string("pre_start"), commands.string("post_start")
-        own, present = parse_settings(entry, is_platform)
+        own, present = parse_settings(entry)
         if start is not None:
             workers.append(Worker(name, start, pre_start, post_start, inherit(app_settings, own, present), entry.origin))
     return tuple(workers)
@@ -442,7 +454,7 @@ def parse_app(name: str, node: Node, default_root: str, is_platform: bool, flat_
             source_root = root.strip().strip("/")
             if ".." in source_root.split("/"):
                 source.child("root").error("`source.root` must stay inside the project")  # type: ignore[union-attr]
-    settings, _ = parse_settings(node, is_platform)
+    settings, _ = parse_settings(node)
     build = node.mapping("build")
     flavor = None
     if build is not None:
@@ -465,8 +477,10 @@ def parse_app(name: str, node: Node, default_root: str, is_platform: bool, flat_
             ignored = node.get(key)
             if ignored is not None and ignored.value:
                 ignored.warn(f"`{key}` is replaced by `stack` in composable apps; ignored")
-    web = parse_web(node.get("web"), settings, runtime, is_platform)
-    workers = parse_workers(node.get("workers"), settings, is_platform)
+    web = parse_web(node.get("web"), settings, runtime)
+    workers = parse_workers(node.get("workers"), settings)
+    if is_platform:
+        warn_local_mounts_without_disk(node.ck, [web.settings] + [w.settings for w in workers])
     return App(name=name, runtime=runtime, source_root=source_root, build_flavor=flavor, dependencies=dependencies,
                runtime_options=plain(runtime_node.value) if runtime_node else {},
                hooks=parse_hooks(node.get("hooks")), crons=parse_crons(node.get("crons")),

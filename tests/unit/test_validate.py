@@ -93,6 +93,23 @@ def test_web_variables_and_mounts_override_for_the_web_instance_only(tmp_path):
     assert [m.path for m in a.workers[0].settings.mounts] == ["data"]
 
 
+def test_a_local_mount_warns_about_disk_only_where_no_disk_is_inherited(tmp_path):
+    """The app's `disk` is the web instance's and the workers' too, so their own `local` mounts need no disk
+    of their own; without any disk, each `local` mount an instance really has warns, once where it is written."""
+    app = ("name: app\ntype: 'python:3.11'\ndisk: 512\nmounts:\n  data: {source: local}\n"
+           "web:\n  commands: {start: python3 web.py}\n  mounts:\n    uploads: {source: local}\n"
+           "workers:\n  queue:\n    commands: {start: python3 q.py}\n    mounts:\n      scratch: {source: local}\n")
+    _, warnings = project(tmp_path, app)
+    assert [w for w in warnings if "disk" in w.message] == []
+    diskless = app.replace("disk: 512\n", "")
+    _, warnings = project(tmp_path, diskless + "  mail:\n    commands: {start: python3 m.py}\n")
+    assert [(w.key, w.line) for w in warnings if "needs `disk`" in w.message] == [
+        ("web.mounts.uploads", 8), ("workers.queue.mounts.scratch", 13), ("mounts.data", 4)]  # mail inherits data
+    _, warnings = project(tmp_path, diskless.replace("  mounts:\n    uploads: {source: local}\n", ""))
+    assert [(w.key, w.line) for w in warnings if "needs `disk`" in w.message] == [
+        ("mounts.data", 4), ("workers.queue.mounts.scratch", 11)]
+
+
 def test_legacy_mount_string_and_every_source(tmp_path):
     app = BASE + ("mounts:\n  'web/files': 'shared:files/files'\n  cache: {source: tmp}\n"
                   "  inst: {source: instance}\n  store: {source: storage, source_path: s}\n"
