@@ -30,6 +30,11 @@ def _add_environment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--router-port", type=int, metavar="N",
                         help="serve the routes on 127.0.0.1:N (http) and N+1 (https) (default: a pair in "
                              "20000-27999 that follows from the project name)")
+    parser.add_argument("--size", action="append", default=[], metavar="INSTANCE=SIZE",
+                        help="resources of an app (web), worker (app--worker) or service without editing the "
+                             "config, as `upsun resources:set` does: a size name (S, M, L, XL, 2XL, 4XL, AUTO) or "
+                             "Upsun's CPUs (0.25, 0.5, 1, 2, 4 ...; memory from the container profile); repeat it, "
+                             "or separate items with commas; also $ORCHESTRATOR_SIZES")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_environment_arguments(up)
     up.add_argument("--images", help="YAML map of image name (or platform type) -> image to use instead")
     up.add_argument("--dry-run", action="store_true", help="print what would be done, and why; change nothing")
+    up.add_argument("-v", "--verbose", action="store_true", help="print every line of the builds' output "
+                                                                 "(always so when stderr is not a terminal)")
 
     down = commands.add_parser("down", help="stop and remove the project's containers and networks")
     _add_project_arguments(down)
@@ -110,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = images_commands.add_parser("prepare", help="resolve or build every image the project needs, ahead of up")
     _add_project_arguments(prepare)
     prepare.add_argument("--images", help="YAML map of image name (or platform type) -> image")
+    prepare.add_argument("-v", "--verbose", action="store_true", help="print every line of the builds' output")
     return parser
 
 
@@ -182,18 +190,18 @@ def _target(args: argparse.Namespace):
         raise OrchestratorError(f"{args.dir}: not a directory")
     return Target(root, args.layout, args.project, getattr(args, "environment", None),
                   getattr(args, "environment_type", None), getattr(args, "domain", None),
-                  getattr(args, "router_port", None))
+                  getattr(args, "router_port", None), tuple(getattr(args, "size", None) or ()))
 
 
-def _reporter():
+def _reporter(args: argparse.Namespace | None = None):
     from orchestrator.progress import Reporter
-    return Reporter()
+    return Reporter(verbose=bool(getattr(args, "verbose", False)))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from orchestrator import operations
     target = _target(args)
-    result = _with_prefix(args, lambda: operations.up(target, _reporter(), args.images, args.dry_run))
+    result = _with_prefix(args, lambda: operations.up(target, _reporter(args), args.images, args.dry_run))
     if args.dry_run:
         for line in result.notes + [a.text() for a in result.actions]:
             print(line)
@@ -303,7 +311,7 @@ def _lifecycle(verb: str):
 
 def cmd_images(args: argparse.Namespace) -> int:
     from orchestrator import operations
-    for line in _with_prefix(args, lambda: operations.prepare_images(_target(args), _reporter(), args.images)):
+    for line in _with_prefix(args, lambda: operations.prepare_images(_target(args), _reporter(args), args.images)):
         print(line)
     return 0
 

@@ -28,6 +28,7 @@ from orchestrator.errors import OrchestratorError
 PROJECT_LABEL = "orchestrator.project"
 EXEC_WATCH_SECONDS = 2.0
 DEFAULT_SOCKET = "/var/run/docker.sock"
+BUILD_TAIL_LINES = 30  # the output lines a failed build shows
 
 
 class EngineError(OrchestratorError):
@@ -35,10 +36,12 @@ class EngineError(OrchestratorError):
 
 
 class BuildFailed(EngineError):
-    """An image build failed; `log` holds its last lines."""
+    """An image build failed; `log` holds its last lines, which the message shows (they say why)."""
 
     def __init__(self, message: str, log: list[str]) -> None:
-        super().__init__(message)
+        shown = [line for line in log if line.strip()]
+        super().__init__(message + (f"; its last {len(shown)} lines of output:\n" + "\n".join(f"    {line}" for line in shown)
+                                    if shown else ""))
         self.log = log
 
 
@@ -193,6 +196,7 @@ class ContainerState:
     cpus: float = 0.0
     memory_mb: int = 0
     health: str = ""  # starting | healthy | unhealthy, or "" without a healthcheck
+    oom_killed: bool = False  # the engine saw the kernel kill a process of it for want of memory (last run)
 
 
 class Engine:
@@ -251,6 +255,12 @@ class Engine:
         return found["Id"] if found else None
 
     @_retry
+    def image_config(self, ref: str) -> dict[str, Any]:
+        """The image's config (Env, Entrypoint, Cmd, Labels, ...); empty when there is no such image."""
+        found = self._image(ref)
+        return (found or {}).get("Config") or {}
+
+    @_retry
     def image_labels(self, ref: str) -> dict[str, str]:
         found = self._image(ref)
         return (found or {}).get("Config", {}).get("Labels") or {}
@@ -285,19 +295,60 @@ class Engine:
                 text = chunk.get("stream") or chunk.get("status") or ""
                 if "error" in chunk:
                     tail.append(chunk["error"].rstrip())
-                    raise BuildFailed(f"building {tag} failed: {chunk['error'].strip()}", tail[-30:])
+                    raise BuildFailed(f"building {tag} failed: {chunk['error'].strip()}", tail[-BUILD_TAIL_LINES:])
                 for line in text.splitlines():
                     if line.strip():
                         tail.append(line.rstrip())
                         on_line(line.rstrip())
         except APIError as error:
-            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-30:])
+            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-BUILD_TAIL_LINES:])
         found = self.image_id(tag)
         if not found:
-            raise BuildFailed(f"building {tag} produced no image", tail[-30:])
+            raise BuildFailed(f"building {tag} produced no image", tail[-BUILD_TAIL_LINES:])
         return found
 
     @_retry
+    def build_in_container(self, *, name: str, base: str, context: Any, command: list[str], env: dict[str, str],
+                           labels: dict[str, str], volumes: list[tuple[str, str]], tag: str,
+                           on_line: Callable[[str], None], changes: list[str]) -> str:
+        """Build an image the way the platform does: run `command` in a container of `base` holding the
+        source (put at /), with volumes (the build cache) that never become part of the image, then commit
+        the container as `tag`. Streams each output line to `on_line`; returns the image id. The build
+        container is removed however the build ends (Ctrl-C included)."""
+        from docker.errors import APIError
+        self.remove(name)  # left behind by a build this machine lost (power cut, killed process)
+        tail: list[str] = []
+        created = ""
+        try:
+            host_config = self.api.create_host_config(binds=[f"{volume}:{target}" for volume, target in volumes])
+            created = self.api.create_container(image=base, command=command, entrypoint=[], name=name,
+                                                environment=env, labels=labels, host_config=host_config,
+                                                working_dir="/", user="0")["Id"]
+            self.api.put_archive(created, "/", context)
+            self.api.start(created)
+            pending = b""
+            for chunk in self.api.logs(created, stream=True, follow=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip()
+                    tail.append(line)
+                    del tail[:-BUILD_TAIL_LINES]
+                    on_line(line)
+            if pending.strip():
+                tail.append(pending.decode("utf-8", "replace").rstrip())
+                on_line(tail[-1])
+            status = self.api.wait(created).get("StatusCode", 1)
+            if status != 0:
+                raise BuildFailed(f"building {tag} failed: the build exited with status {status}", tail[-BUILD_TAIL_LINES:])
+            repository, _, version = tag.rpartition(":")
+            return self.api.commit(created, repository=repository, tag=version, changes=changes)["Id"]
+        except APIError as error:
+            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-BUILD_TAIL_LINES:])
+        finally:
+            if created:
+                self.remove(created)
+
     def remove_image(self, ref: str) -> None:
         from docker.errors import NotFound
         try:
@@ -391,6 +442,7 @@ class Engine:
         return ContainerState(id=data["Id"], name=data["Name"].lstrip("/"), labels=data["Config"].get("Labels") or {},
                               image_id=data["Image"], status=state["Status"],
                               health=(state.get("Health") or {}).get("Status", ""),
+                              oom_killed=bool(state.get("OOMKilled")),
                               restart_count=data.get("RestartCount", 0), exit_code=state.get("ExitCode", 0),
                               started_at=state.get("StartedAt", ""), finished_at=state.get("FinishedAt", ""),
                               host_port=port, ports=tuple(sorted(set(published))), cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
@@ -417,7 +469,7 @@ class Engine:
             binds=[f"{volume}:{target}" for volume, target in mount_list if volume],
             port_bindings={p: (ip, hp) for p, ip, hp in port_list} or None,
             restart_policy={"Name": restart} if restart else None,
-            nano_cpus=int(round(cpus * 1e9)), mem_limit=memory, memswap_limit=memory,
+            nano_cpus=int(round(min(cpus, self.cpu_count()) * 1e9)), mem_limit=memory, memswap_limit=memory,
             init=init, extra_hosts=extra_hosts or None, network_mode=networks[0][0] if networks else "none",
             cap_drop=None, security_opt=["no-new-privileges"],
         )
@@ -484,6 +536,35 @@ class Engine:
     def logs(self, container: str, follow: bool = False, since: int | None = None,
              tail: int | str = "all") -> Iterator[bytes]:
         return self.api.logs(container, stream=True, follow=follow, since=since, tail=tail)
+
+    def cpu_count(self) -> float:
+        """The engine's CPUs: the most a container may be given (the engine refuses a create asking more,
+        as an XL size or `--size app=4` does on a two-CPU laptop)."""
+        if not hasattr(self, "_cpu_count"):
+            info = self._read("/info", sdk=lambda: self.api.info()) or {}
+            self._cpu_count = float(info.get("NCPU") or 0) or float(os.cpu_count() or 1)
+        return self._cpu_count
+
+    def container_events(self, container: str, since: float, until: float) -> list[dict[str, Any]]:
+        """What the engine recorded about one container between two times (epoch seconds): each start, die
+        (with its exitCode) and oom, oldest first. The only record of a run the restart policy replaced."""
+        found = self.api.events(since=int(since), until=max(int(until) + 1, int(since) + 1), decode=True,
+                                filters={"container": container, "type": "container"})
+        return [event for event in found if event.get("Action") in ("start", "die", "oom")]
+
+    def oom_kills(self, container: str) -> int | None:
+        """How many processes the kernel killed in the container for want of memory, from its memory cgroup
+        (cgroup v2 `memory.events`, v1 `memory.oom_control`, both say `oom_kill N`): it counts a process
+        killed while the container runs on (a deploy hook, a gunicorn worker), which the engine's OOMKilled
+        does not. None when the container does not run or its cgroup cannot be read."""
+        try:
+            code, output, _ = self.exec(container, ["cat", "/sys/fs/cgroup/memory.events",
+                                                    "/sys/fs/cgroup/memory/memory.oom_control"], workdir="/")
+        except Exception:  # gone, or not running: no counter to read
+            return None
+        counts = [int(line.split()[1]) for line in output.decode("utf-8", "replace").splitlines()
+                  if line.startswith("oom_kill ") and line.split()[1].isdigit()]
+        return max(counts) if counts else None
 
     def events(self, project: str, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
         """The engine's events about the project's containers (start, die, restart, ...), decoded."""

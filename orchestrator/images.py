@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -29,11 +30,11 @@ from string import Template
 
 import yaml
 
-from orchestrator import source
+from orchestrator import names, source
 from orchestrator.catalog import php_extensions, templates_dir
 from orchestrator.engine import Engine
 from orchestrator.errors import OrchestratorError
-from orchestrator.plan import ImageBuild
+from orchestrator.plan import APP_DIR, BUILD_CACHE_DIR, ImageBuild
 from orchestrator.progress import Reporter
 from orchestrator.state import state_dir
 
@@ -46,19 +47,57 @@ IMAGE_PROJECT_LABEL = "orchestrator.image.project"  # which every container star
 IDENTITY_LABEL = "orchestrator.project"  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
 
-# What Debian's archive offers for each runtime: packages, the version it provides, extra Dockerfile lines.
-RUNTIME_STAND_INS: dict[str, tuple[str, str, str]] = {
-    "python": ("python3 python3-pip python3-setuptools python3-venv python3-dev build-essential nginx", "3.11",
+# The runtime's own packages in Debian's archive, and extra Dockerfile lines.
+RUNTIME_PACKAGES: dict[str, tuple[str, str]] = {
+    "python": ("python3 python3-pip python3-setuptools python3-venv python3-dev",
                "RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -sf /usr/bin/python3 /usr/local/bin/python "
                "&& ln -sf /usr/bin/pip3 /usr/local/bin/pip"),
-    "nodejs": ("nodejs npm nginx", "18", ""),
-    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer nginx", "8.2", ""),
-    "ruby": ("ruby-full ruby-bundler build-essential nginx", "3.1", ""),
-    "golang": ("golang-go nginx", "1.19", ""),
-    "java": ("default-jdk-headless maven nginx", "17", ""),
-    "elixir": ("elixir erlang-dev nginx", "1.14", ""),
-    "rust": ("rustc cargo nginx", "1", ""),
+    "nodejs": ("nodejs npm", ""),
+    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer", ""),
+    "ruby": ("ruby-full ruby-bundler", ""),
+    "golang": ("golang-go", ""),
+    "java": ("default-jdk-headless maven", ""),
+    "elixir": ("elixir erlang-dev", ""),
+    "rust": ("rustc cargo", ""),
 }
+# What every runtime stand-in carries besides its runtime, as the platform's images do: the web server,
+# the tools build hooks and `.environment` files reach for, a C toolchain, and the client libraries,
+# headers and command-line clients of the catalogue's databases (so `psycopg2` or `mysqlclient` build).
+RUNTIME_TOOLS = ("nginx git curl jq unzip rsync openssh-client build-essential pkg-config libssl-dev libffi-dev "
+                 "zlib1g-dev libpq-dev default-libmysqlclient-dev libsqlite3-dev libhiredis-dev libmemcached-dev "
+                 "postgresql-client mariadb-client")
+# Which version of each runtime a Debian release carries: a stand-in is built from the release that has
+# the requested version, else from the one nearest to it (the newer of two equally near).
+DEBIAN_RUNTIME_VERSIONS: dict[str, dict[str, str]] = {
+    "bullseye": {"python": "3.9", "nodejs": "12", "php": "7.4", "ruby": "2.7", "golang": "1.15", "java": "11",
+                 "elixir": "1.10", "rust": "1"},
+    "bookworm": {"python": "3.11", "nodejs": "18", "php": "8.2", "ruby": "3.1", "golang": "1.19", "java": "17",
+                 "elixir": "1.14", "rust": "1"},
+    "trixie": {"python": "3.13", "nodejs": "20", "php": "8.4", "ruby": "3.3", "golang": "1.24", "java": "21",
+               "elixir": "1.18", "rust": "1"},
+}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def stand_in_release(runtime: str, version: str) -> tuple[str, str]:
+    """(Debian release, the runtime version it carries) nearest to `version`: exact where a release has it;
+    otherwise the smallest distance, counted in minor versions within a major and majors between."""
+    wanted = _version_key(version)
+
+    def distance(candidate: str) -> tuple[int, int, tuple[int, ...]]:
+        have = _version_key(candidate)
+        major = abs(have[0] - wanted[0])
+        minor = abs((have[1] if len(have) > 1 else 0) - (wanted[1] if len(wanted) > 1 else 0))
+        return (major, minor if major == 0 else 0, tuple(-part for part in have))  # ties: the newer
+
+    releases = [(release, versions[runtime]) for release, versions in DEBIAN_RUNTIME_VERSIONS.items()
+                if runtime in versions]
+    return min(releases, key=lambda item: distance(item[1]))
+
+
 SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),
                      "postgresql": ("postgresql", "15"), "redis": ("redis", "7.0"),
                      "redis-persistent": ("redis", "7.0"), "memcached": ("memcached", "1.6"),
@@ -161,8 +200,7 @@ class ImageResolver:
             if found is None and f"{runtime}:{version}" in self.image_map:
                 found = self._available(self.image_map[f"{runtime}:{version}"])
             self._cache[key] = found or self._runtime_stand_in(runtime, version, official)
-            if self._cache[key].note:
-                self.notes.append(self._cache[key].note)
+            self._note(self._cache[key].note)
         return self._cache[key]
 
     def service_image(self, service_type: str, version: str, official: str) -> Resolution:
@@ -170,17 +208,23 @@ class ImageResolver:
         if key not in self._cache:
             found = self._available(official, f"{service_type}:{version}")
             self._cache[key] = found or self._service_stand_in(service_type, version, official)
-            if self._cache[key].note:
-                self.notes.append(self._cache[key].note)
+            self._note(self._cache[key].note)
         return self._cache[key]
 
+    def _note(self, note: str) -> None:
+        """Tell the user now (not after every build succeeded) how an image was chosen; once each."""
+        if note and note not in self.notes:
+            self.notes.append(note)
+            self.reporter.step(f"note: {note}")
+
     # -- stand-ins ----------------------------------------------------------------------------------
-    def debian_base(self) -> str:
-        _, suite = debian_mirror_and_suite()
+    def debian_base(self, release: str | None = None) -> str:
+        """The Debian base image of `release` (default: the host's own), debootstrapped once per machine."""
+        mirror, host_suite = debian_mirror_and_suite()
+        suite = release or host_suite
         ref = f"orchestrator/debian-base:{suite}"
         if self.engine.image_id(ref):
             return ref
-        mirror, suite = debian_mirror_and_suite()
         if os.geteuid() != 0:
             raise OrchestratorError("building the local base image needs root (debootstrap); run "
                                     "`sudo orchestrator images prepare` once, or map the images with --images")
@@ -223,19 +267,22 @@ class ImageResolver:
             self.engine.build(context, ref, {STAND_IN_LABEL: label}, self.reporter.detail)
 
     def _runtime_stand_in(self, runtime: str, version: str, official: str | None) -> Resolution:
-        if runtime not in RUNTIME_STAND_INS:
+        if runtime not in RUNTIME_PACKAGES:
             raise OrchestratorError(f"no image for runtime {runtime}:{version}: {official or 'no official image'} "
                                     "cannot be pulled and there is no local stand-in for it; map one with --images")
-        packages, debian_version, extra = RUNTIME_STAND_INS[runtime]
-        base = self.debian_base()
+        release, debian_version = stand_in_release(runtime, version)
+        packages, extra = RUNTIME_PACKAGES[runtime]
+        note = "" if debian_version == version else (
+            f"{runtime}:{version}: {official or 'its image'} cannot be pulled here; using Debian {release}'s "
+            f"{runtime} {debian_version} instead of {version} (an app that names {runtime}{version} may fail to "
+            f"build; map an image of {runtime} {version} with --images FILE, key '{runtime}:{version}')")
+        self._note(note)  # said before anything is built, so it is on screen when a build fails for it
+        base = self.debian_base(release)
         template = Template((templates_dir() / "runtime" / "stand-in.Dockerfile").read_text())
-        dockerfile = template.substitute(base_image=base, packages=packages, extra=extra)
-        ref = f"orchestrator/stand-in-{runtime}:{debian_version}-{base.split(':')[1]}-{_short_digest(dockerfile.encode())}"
+        dockerfile = template.substitute(base_image=base, packages=f"{packages} {RUNTIME_TOOLS}", extra=extra)
+        ref = f"orchestrator/stand-in-{runtime}:{debian_version}-{release}-{_short_digest(dockerfile.encode())}"
         if not self.engine.image_id(ref):
             self._build_stand_in(ref, dockerfile, {}, f"{runtime}:{debian_version}")
-        note = "" if debian_version == version else (
-            f"{runtime}:{version}: {official or 'its image'} cannot be pulled here; using Debian's {runtime} "
-            f"{debian_version} ({ref}) instead of {version}")
         return Resolution(ref, note)
 
     def _service_stand_in(self, service_type: str, version: str, official: str) -> Resolution:
@@ -335,7 +382,7 @@ def dependency_script(build: ImageBuild) -> str:
     python_deps = {**build.dependencies.get("python", {}), **build.dependencies.get("python3", {})}
     if python_deps:
         specs = " ".join(shlex.quote(_pip_spec(name, c)) for name, c in sorted(python_deps.items()))
-        steps.append(f"python3 -m pip install --no-cache-dir {specs}")
+        steps.append(f"python3 -m pip install {specs}")
     node_deps = build.dependencies.get("nodejs", {})
     if node_deps:
         specs = " ".join(shlex.quote(f"{n}@{c}" if c not in ("*", "") else n) for n, c in sorted(node_deps.items()))
@@ -348,14 +395,17 @@ def dependency_script(build: ImageBuild) -> str:
     return "\n".join(steps) + "\n" if steps else ""
 
 
-def render_dockerfile(build: ImageBuild, base_ref: str, labels: dict[str, str]) -> str:
-    env = {"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-           "LANG": "C.UTF-8", **build.build_env}
-    template = Template((templates_dir() / "runtime" / "app.Dockerfile").read_text())
-    return template.substitute(
-        base_image=base_ref,
-        env=" \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in sorted(env.items())),
-        labels=" ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(labels.items())))
+IMAGE_ENV = {"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+             "LANG": "C.UTF-8", "HOME": APP_DIR}
+"""What an app image keeps in its environment: what the runtime needs, never a build-time variable."""
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def build_env_file(build: ImageBuild) -> str:
+    """The build-time variables as shell assignments: build.sh exports them for the build and deletes the
+    file, so they exist during the build only (names a shell cannot export are left out)."""
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(build.build_env.items())
+                   if _SHELL_NAME.fullmatch(name))
 
 
 def _pip_spec(name: str, constraint: str) -> str:
@@ -367,44 +417,65 @@ def _pip_spec(name: str, constraint: str) -> str:
     return f"{name}{constraint}"
 
 
-RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm")
+RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm", "orchestrator-env")
 """What every app image gets from `templates/runtime/`; build.sh installs them."""
+BUILD_COMMAND = ["/bin/sh", f"{APP_DIR}/.orchestrator/build.sh"]
 
 
-def build_context(build: ImageBuild, project_root: Path, base_ref: str, labels: dict[str, str]) -> io.BytesIO:
-    """A tar of the app's source with `.orchestrator/` beside it: the Dockerfile, the build script, the
-    init, the dependency and build-hook scripts, and the host's extra CA certificates."""
-    app_root = (project_root / build.context).resolve()
+def build_files(build: ImageBuild) -> dict[str, bytes]:
+    """The orchestrator's files of a build, by name under `.orchestrator/`: the runtime files, the
+    build-time variables, the dependency and build-hook scripts (also what `compose` writes)."""
     runtime = templates_dir() / "runtime"
-    extra: dict[str, bytes] = {
-        ".orchestrator/Dockerfile": render_dockerfile(build, base_ref, labels).encode(),
-        **{f".orchestrator/{name}": (runtime / name).read_bytes() for name in RUNTIME_FILES},
-    }
+    files = {name: (runtime / name).read_bytes() for name in RUNTIME_FILES}
+    files["build-env"] = build_env_file(build).encode()
     dependencies = dependency_script(build)
     if dependencies:
-        extra[".orchestrator/dependencies.sh"] = dependencies.encode()
+        files["dependencies.sh"] = dependencies.encode()
     if build.build_hook:
-        extra[".orchestrator/build-hook.sh"] = build.build_hook.encode()
+        files["build-hook.sh"] = build.build_hook.encode()
+    return files
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """As COPY does: the source belongs to root in the image, whoever owns it on the host."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def build_context(build: ImageBuild, project_root: Path) -> io.BytesIO:
+    """A tar to unpack at /: the app's source under /app (`.dockerignore` honoured) with `.orchestrator/`
+    beside it (the build files and the host's extra CA certificates)."""
+    app_root = (project_root / build.context).resolve()
+    prefix = APP_DIR.strip("/")
+    extra = {f".orchestrator/{name}": data for name, data in build_files(build).items()}
     if HOST_CA_DIR.is_dir():
         for certificate in sorted(HOST_CA_DIR.glob("*.crt")):
             extra[f".orchestrator/ca/{certificate.name}"] = certificate.read_bytes()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
+        folder = tarfile.TarInfo(prefix)
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(folder)
         for name, data in extra.items():
-            info = tarfile.TarInfo(name)
+            info = tarfile.TarInfo(f"{prefix}/{name}")
             info.size = len(data)
-            info.mode = 0o755 if name.endswith((".sh", "init", "/sv", "-cron")) else 0o644
+            info.mode = 0o755 if name.endswith((".sh", "init", "/sv", "-cron", "-env")) else 0o644
             archive.addfile(info, io.BytesIO(data))
         for rel, path in source.list_files(app_root):
             if not rel.startswith(".orchestrator/"):
-                archive.add(str(path), arcname=rel, recursive=False)
+                archive.add(str(path), arcname=f"{prefix}/{rel}", recursive=False, filter=_root_owned)
     buffer.seek(0)
     return buffer
 
 
 def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, project_root: Path,
                     reporter: Reporter, project: str, force: bool = False) -> str:
-    """The app's image id, building it only when its tag is missing or its base image changed."""
+    """The app's image id, building it only when its tag is missing or its base image changed.
+
+    The build runs in a container of the base image with the app's build cache volume mounted at
+    PLATFORM_CACHE_DIR (kept from one build to the next, as on the platform), then that container is
+    committed: the build-time variables and the cache never enter the image."""
     base = resolver.runtime_base(build.runtime, build.version, build.base_image)
     base_id = engine.image_id(base.ref) or base.ref
     existing = engine.image_id(build.image)
@@ -413,6 +484,13 @@ def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, 
     if existing and not force and found.get(BASE_LABEL) == base_id and IDENTITY_LABEL not in found:
         return existing
     labels = {BASE_LABEL: base_id, IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
-    context = build_context(build, project_root, base.ref, labels)
+    config = engine.image_config(base.ref)
+    changes = [f"WORKDIR {APP_DIR}", f"ENTRYPOINT {json.dumps(config.get('Entrypoint') or [])}",
+               f"CMD {json.dumps(config.get('Cmd') or ['/bin/sh'])}"]
     with reporter.working(f"building image {build.image} for app {build.app} (from {base.ref})"):
-        return engine.build(context, build.image, None, reporter.detail, dockerfile=".orchestrator/Dockerfile")
+        engine.ensure_volume(build.cache_volume, build.cache_labels)
+        return engine.build_in_container(
+            name=names.join(project, names.safe(build.app), "build"), base=base.ref,
+            context=build_context(build, project_root), command=BUILD_COMMAND, env=IMAGE_ENV, labels=labels,
+            volumes=[(build.cache_volume, BUILD_CACHE_DIR)], tag=build.image, on_line=reporter.detail,
+            changes=changes)

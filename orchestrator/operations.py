@@ -27,6 +27,7 @@ from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
 from orchestrator.plan import LABEL, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
+from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
 from orchestrator.state import credentials, forget_credentials, state_dir
 
@@ -42,6 +43,7 @@ class Target:
     environment_type: str | None = None
     domain: str | None = None
     router_port: int | None = None
+    sizes: tuple[str, ...] = ()  # `--size INSTANCE=SIZE` items (over $ORCHESTRATOR_SIZES)
 
 
 def _templates_digest() -> str:
@@ -64,7 +66,8 @@ def make_plan(target: Target, with_sources: bool = True, stored_credentials: boo
         digests = {app.name: hashlib.sha256((source.digest(target.root / app.source_root) + templates).encode())
                    .hexdigest() for app in project.apps}
     secrets = credentials(project) if stored_credentials else None
-    return project, translate(project, environment, secrets, source_digests=digests), warnings
+    sizes = local_sizes(target.sizes, os.environ)
+    return project, translate(project, environment, secrets, source_digests=digests, sizes=sizes), warnings
 
 
 def project_name(target: Target) -> str:
@@ -186,8 +189,6 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         for build in plan.images:
             ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
             refs[build.image] = build.image
-        for note in resolver.notes:
-            reporter.step(f"note: {note}")
         actions = decide(plan, observed, ids)
         Deployer(engine, reporter.step).apply(plan, actions, refs)
     # after a deploy that changed nothing, what was observed is what runs: no second look
@@ -212,7 +213,7 @@ def prepare_images(target: Target, reporter: Reporter, images_file: str | None =
             done.append(f"service {service.name}: {resolver.service_image(service.type, service.version, spec.image).ref}")
     if any(spec.role == "router" for spec in plan.instances):
         done.append(f"router: {resolver.router_image().ref}")
-    return done + [f"note: {n}" for n in resolver.notes]
+    return done  # the notes were said as each image was chosen
 
 
 def containers(target: Target) -> tuple[Engine, list[ContainerState]]:

@@ -22,11 +22,13 @@ from orchestrator.config.model import App, InstanceSettings, Mount, Project, Rel
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
+from orchestrator.sizing import refuse_unknown
 from orchestrator.router import (CA_VOLUME, LocalRoute, default_ports, local_routes, router_config, tls_names,
                                  web_alias)
 from orchestrator.webserver import Upstream, nginx_config
 
 APP_DIR = "/app"
+BUILD_CACHE_DIR = "/tmp/cache"  # PLATFORM_CACHE_DIR during a build (a volume kept across builds)
 STOP_TIMEOUT = 15
 RESTART_POLICY = "unless-stopped"
 STOP_SIGNAL = "SIGTERM"
@@ -61,6 +63,8 @@ class ImageBuild:
     build_env: dict[str, str]
     tree_id: str
     runtime_options: dict[str, Any] = field(default_factory=dict)  # `runtime`: PHP extensions to add or disable
+    cache_volume: str = ""  # PLATFORM_CACHE_DIR: a volume of the app's kept from one build to the next
+    cache_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class _Builder:
     credentials: Credentials
     networks: dict[str, NetworkSpec] = field(default_factory=dict)
     volumes: dict[str, VolumeSpec] = field(default_factory=dict)
+    sizes: dict[str, str] = field(default_factory=dict)  # instance -> size given locally (`--size`)
 
     @property
     def p(self) -> str:
@@ -281,7 +286,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         "PLATFORM_ENVIRONMENT": b.environment.name,
         "PLATFORM_ENVIRONMENT_TYPE": b.environment.type,
         "PLATFORM_PROJECT": b.p,
-        "PLATFORM_PROJECT_ENTROPY": hashlib.sha224(f"orchestrator:{b.p}".encode()).hexdigest(),
+        "PLATFORM_PROJECT_ENTROPY": project_entropy(b.p),
         "PLATFORM_TREE_ID": image.tree_id,
         "PLATFORM_RELATIONSHIPS": encode(rels),
         "PLATFORM_VARIABLES": encode(_platform_variables(settings.variables)),
@@ -317,9 +322,9 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
     profile = settings.container_profile or runtime_types()[app.runtime.name].profile
     if app.runtime.composable:
         profile = settings.container_profile or "HIGH_CPU"
-    cpus, memory = limits(settings.size, profile,
-                          settings.resources.base_memory if settings.resources else None,
-                          settings.resources.memory_ratio if settings.resources else None)
+    size = b.sizes.get(instance) or settings.size
+    cpus, memory = limits(size, profile, settings.resources.base_memory if settings.resources else None,
+                          settings.resources.memory_ratio if settings.resources else None, app=True)
     return ContainerSpec(
         name=instance, container=names.join(b.p, names.safe(instance)), app=app.name, role=role,
         image=image.image, command=PHP_FPM if php_fpm else command, env=env,
@@ -327,8 +332,21 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
-        size=settings.size or "AUTO", hooks=hooks,
-        labels={**_labels(b.p, app.name, instance, role), f"{LABEL}.size": settings.size or "AUTO"})
+        size=size or "AUTO", hooks=hooks,
+        labels={**_labels(b.p, app.name, instance, role), **_size_labels(b, instance, size, profile)})
+
+
+def _size_labels(b: _Builder, instance: str, size: str | None, profile: str) -> dict[str, str]:
+    """The size, its profile and whether it was given locally: what an out-of-memory message names."""
+    labels = {f"{LABEL}.size": size or "AUTO", f"{LABEL}.profile": profile}
+    if instance in b.sizes:
+        labels[f"{LABEL}.size-from"] = "--size"
+    return labels
+
+
+def project_entropy(project: str) -> str:
+    """PLATFORM_PROJECT_ENTROPY: stable per project, the same at build time and at run time."""
+    return hashlib.sha224(f"orchestrator:{project}".encode()).hexdigest()
 
 
 def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
@@ -337,17 +355,22 @@ def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
     inputs = {"runtime": app.runtime.name, "version": app.runtime.version, "stack": app.runtime.stack_runtimes,
               "packages": app.runtime.stack_packages, "flavor": app.build_flavor, "dependencies": app.dependencies,
               "build": app.hooks.build, "root": app.source_root, "options": app.runtime_options,
-              "source": source_digest}
+              "variables": app.settings.variables, "source": source_digest}
     tree_id = _digest(inputs)
+    # what the platform documents at build time; given to the build only, never baked into the image
     build_env = {"PLATFORM_APPLICATION_NAME": app.name, "PLATFORM_APP_DIR": APP_DIR, "PLATFORM_PROJECT": project.name,
-                 "PLATFORM_TREE_ID": tree_id, "PLATFORM_CACHE_DIR": "/tmp/cache", "PLATFORM_OUTPUT_DIR": APP_DIR,
-                 "CI": "true", **{name: _env_value(value) for name, value in app.settings.variables.get("env", {}).items()}}
+                 "PLATFORM_TREE_ID": tree_id, "PLATFORM_CACHE_DIR": BUILD_CACHE_DIR, "PLATFORM_OUTPUT_DIR": APP_DIR,
+                 "PLATFORM_PROJECT_ENTROPY": project_entropy(project.name),
+                 "PLATFORM_APPLICATION": encode(_application_json(app, None)),
+                 "PLATFORM_VARIABLES": encode(_platform_variables(app.settings.variables)), **{name: _env_value(value) for name, value in app.settings.variables.get("env", {}).items()}}
     return ImageBuild(app=app.name, image=f"orchestrator/{project.name}-{names.safe(app.name)}:{tree_id[:12]}",
                       context=app.source_root or ".", runtime=app.runtime.name, version=app.runtime.version,
                       base_image=base, build_hook=app.hooks.build, flavor=app.build_flavor,
                       dependencies=app.dependencies, stack_packages=app.runtime.stack_packages,
                       build_env=dict(sorted(build_env.items())), tree_id=tree_id,
-                      runtime_options=app.runtime_options)
+                      runtime_options=app.runtime_options,
+                      cache_volume=names.join(project.name, names.safe(app.name), "build-cache"),
+                      cache_labels=_labels(project.name, app.name, "build-cache", "build-cache"))
 
 
 def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]]) -> ContainerSpec | None:
@@ -362,16 +385,18 @@ def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]
     networks = [NetworkAttachment(b.service_network(service.name),
                                   tuple(sorted(f"{alias}.internal" for alias in aliases.get(service.name, ()))))]
     networks += _relationship_networks(b, service.relationships)
-    cpus, memory = limits(service.size, service.container_profile or catalog.profile)
+    size = b.sizes.get(service.name) or service.size
+    profile = service.container_profile or catalog.profile
+    cpus, memory = limits(size, profile)
     return ContainerSpec(
         name=service.name, container=names.join(b.p, names.safe(service.name)), app=service.name, role="service",
         image=catalog.image_for(service.version) or "", command=None,
         env=dict(sorted(service_env(service, b.p, b.credentials).items())), mounts=mounts, networks=tuple(networks),
-        cpus=cpus, memory_mb=memory, size=service.size or "AUTO", stop_signal=catalog.stop_signal,
+        cpus=cpus, memory_mb=memory, size=size or "AUTO", stop_signal=catalog.stop_signal,
         healthcheck={"test": catalog.healthcheck, "interval": 1, "timeout": 5, "retries": 3, "start_period": 120}
         if catalog.healthcheck else None,
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'http'}" for r in service.relationships),
-        labels={**_labels(b.p, service.name, service.name, "service"), f"{LABEL}.size": service.size or "AUTO"})
+        labels={**_labels(b.p, service.name, service.name, "service"), **_size_labels(b, service.name, size, profile)})
 
 
 def _aliases(project: Project) -> dict[str, set[str]]:
@@ -435,15 +460,16 @@ def _router_instance(b: _Builder, routes: tuple[LocalRoute, ...]) -> ContainerSp
 
 
 def translate(project: Project, environment: Environment | str, credentials: Credentials | None = None,
-              source_digests: dict[str, str] | None = None) -> Plan:
+              source_digests: dict[str, str] | None = None, sizes: dict[str, str] | None = None) -> Plan:
     """The Plan for `project` deployed as `environment` (a branch name, or an Environment).
 
     `source_digests` (app name -> digest of its build inputs on disk) makes each image tag change
-    exactly when the app's source does; without it the tag follows the config alone.
+    exactly when the app's source does; without it the tag follows the config alone. `sizes` (instance
+    -> size, from `--size`) replace the config's sizes, as `upsun resources:set` does on Upsun.
     """
     env = environment if isinstance(environment, Environment) else environment_for(environment, None, project.name,
                                                                                    "development")
-    b = _Builder(project, env, credentials or {})
+    b = _Builder(project, env, credentials or {}, sizes=dict(sizes or {}))
     images = tuple(_image_build(project, app, (source_digests or {}).get(app.name, "")) for app in project.apps)
     image_of = {image.app: image for image in images}
     aliases = _aliases(project)
@@ -469,6 +495,7 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
     if router is not None:
         specs.append(router)
     _refuse_name_clashes(specs)
+    refuse_unknown(b.sizes, [spec.name for spec in specs if spec.role != "router"])
     specs = [_with_hash(spec) for spec in specs]
     return Plan(project=project.name, environment=env, images=images,
                 networks=tuple(sorted(b.networks.values(), key=lambda n: n.name)),

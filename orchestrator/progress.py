@@ -10,11 +10,14 @@ from typing import Iterator
 
 
 class Reporter:
-    """Prints steps (always) and details (build output: live on a TTY, only on failure otherwise)."""
+    """Prints steps (always) and details (build output). Details are every line as it comes when the
+    stream is not a terminal (CI logs) or with `verbose`; on a terminal otherwise, the latest line beside
+    the spinner. A failed build shows its last lines in its error either way."""
 
-    def __init__(self, quiet: bool = False, stream=None) -> None:
+    def __init__(self, quiet: bool = False, stream=None, verbose: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.verbose = verbose
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._status = None
         self._start = time.monotonic()
@@ -29,8 +32,15 @@ class Reporter:
             print(f"[{time.monotonic() - self._start:6.1f}s] {text}", file=self.stream, flush=True)
 
     def detail(self, text: str) -> None:
-        if self._status is not None:
+        if self.quiet:
+            return
+        if self._status is not None and not self.verbose:
             self._status.update(f"{self._label}: {text[:100]}")
+        elif self._status is not None:  # verbose on a terminal: above the spinner, through its console
+            from rich.text import Text
+            self._status.console.print(Text(f"  | {text}"), highlight=False)
+        else:
+            print(f"  | {text}", file=self.stream, flush=True)
 
     @contextmanager
     def working(self, label: str) -> Iterator[None]:
