@@ -28,11 +28,14 @@ from typing import Callable, Iterable, Iterator
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.state import state_dir
-from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
+from orchestrator.plan import APP_DIR, APP_USER, LABEL, ContainerSpec, Plan
 
 FIELDS_LABEL = f"{LABEL}.fields"
 NEXT_SUFFIX = "-next"
 APP_INIT = "/usr/local/bin/orchestrator-init"
+READY_FILE = "/run/orchestrator/ready"  # made by orchestrator-init once post_start has run
+POST_START_TIMEOUT = 300.0
+APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourced (templates/runtime)
 ROLE_ORDER = {"service": 0, "web": 1, "worker": 2, "router": 3}
 PARALLELISM = 16
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
@@ -77,7 +80,7 @@ def field_digests(spec: ContainerSpec) -> dict[str, str]:
     fields = {"image": h(spec.image), "command": h(spec.command), "mounts": h(spec.mounts),
               "networks": h(spec.networks), "limits": h([spec.cpus, spec.memory_mb]), "ports": h(spec.ports),
               "extra_hosts": h(spec.extra_hosts), "lifecycle": h([spec.restart, spec.stop_signal, spec.stop_timeout]),
-              "healthcheck": h(spec.healthcheck)}
+              "healthcheck": h(spec.healthcheck), "filesystem": h([spec.read_only, spec.tmpfs])}
     fields.update({f"env.{name}": h(value) for name, value in spec.env.items()})
     return fields
 
@@ -206,7 +209,7 @@ class Deployer:
             ports=[(p.container_port, p.host_ip, p.host_port) for p in spec.ports], extra_hosts=spec.extra_hosts,
             restart=spec.restart, stop_signal=spec.stop_signal, stop_timeout=spec.stop_timeout, init=True,
             healthcheck=spec.healthcheck, entrypoint=[APP_INIT] if is_app else None,
-            working_dir=APP_DIR if is_app else None)
+            working_dir=APP_DIR if is_app else None, read_only=spec.read_only, tmpfs=spec.tmpfs)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
         errors = run_parallel(lambda n: self.engine.ensure_network(n.name, n.internal, n.labels), list(plan.networks))
@@ -286,6 +289,8 @@ class Deployer:
         if failed:
             action, error = failed[0]
             raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
+        self.wait_post_start([a for a in batch if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
+                             lambda a: created.get(a.instance) or a.old.container_id)
         if "service" in roles:
             self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
                               lambda a: created.get(a.instance) or a.old.container_id)
@@ -301,7 +306,8 @@ class Deployer:
                 output.append(line)
                 self.say(f"  {hook}: {line}")
 
-        status = self.engine.exec_stream(container, ["sh", "-c", action.spec.hooks[hook]], show, show)
+        status = self.engine.exec_stream(container, [APP_ENV, "sh", "-c", action.spec.hooks[hook]], show, show,
+                                         user=APP_USER)
         if status != 0:
             raise DeployFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
                                + "\n".join("    " + line for line in output[-30:]))
@@ -313,6 +319,29 @@ class Deployer:
                                     lambda d: self.say(d.decode("utf-8", "replace").strip()), lambda d: None)
         except Exception:  # a container that is not running has no cron to wait for
             pass
+
+    def wait_post_start(self, actions: list[Action], container_of: Callable[[Action], str],
+                        timeout: float = POST_START_TIMEOUT) -> None:
+        """An instance with `web.commands.post_start` counts as up once that has run (the init marks it in
+        READY_FILE), as on the platform, where it runs before the instance gets traffic."""
+        if not actions:
+            return
+        self.say(f"waiting for the post_start command of {', '.join(a.display for a in actions)}")
+        pending = {a.instance: a for a in actions}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for instance, action in list(pending.items()):
+                container = container_of(action)
+                state = self.engine.inspect(container)
+                if state is None or state.status != "running":
+                    raise DeployFailed(f"{action.role} {action.display} stopped before its post_start command ended")
+                if self.engine.exec(container, ["test", "-e", READY_FILE], workdir="/")[0] == 0:
+                    del pending[instance]
+                elif time.monotonic() > deadline:
+                    raise DeployFailed(f"the post_start command of {action.role} {action.display} did not end "
+                                       f"within {timeout:.0f} s")
+            if pending:
+                time.sleep(0.2)
 
     def wait_healthy(self, actions: list[Action], container_of: Callable[[Action], str],
                      timeout: float = HEALTH_TIMEOUT) -> None:

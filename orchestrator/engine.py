@@ -461,7 +461,8 @@ class Engine:
                          ports: Iterable[tuple[int, str, int | None]], extra_hosts: dict[str, str],
                          restart: str, stop_signal: str, stop_timeout: int, init: bool,
                          healthcheck: dict[str, Any] | None = None, entrypoint: list[str] | None = None,
-                         working_dir: str | None = None) -> str:
+                         working_dir: str | None = None, read_only: bool = False,
+                         tmpfs: Iterable[str] = ()) -> str:
         memory = int(memory_mb) * 1024 * 1024
         port_list = list(ports)
         mount_list = list(mounts)
@@ -471,7 +472,8 @@ class Engine:
             restart_policy={"Name": restart} if restart else None,
             nano_cpus=int(round(min(cpus, self.cpu_count()) * 1e9)), mem_limit=memory, memswap_limit=memory,
             init=init, extra_hosts=extra_hosts or None, network_mode=networks[0][0] if networks else "none",
-            cap_drop=None, security_opt=["no-new-privileges"],
+            cap_drop=None, security_opt=["no-new-privileges"], read_only=read_only or None,
+            tmpfs={path: "mode=1777" if path == "/tmp" else "mode=755" for path in tmpfs} or None,
         )
         networking = None
         if networks:
@@ -557,14 +559,23 @@ class Engine:
         (cgroup v2 `memory.events`, v1 `memory.oom_control`, both say `oom_kill N`): it counts a process
         killed while the container runs on (a deploy hook, a gunicorn worker), which the engine's OOMKilled
         does not. None when the container does not run or its cgroup cannot be read."""
-        try:
-            code, output, _ = self.exec(container, ["cat", "/sys/fs/cgroup/memory.events",
-                                                    "/sys/fs/cgroup/memory/memory.oom_control"], workdir="/")
-        except Exception:  # gone, or not running: no counter to read
+        from docker.errors import APIError
+        try:  # one of the two files exists: cat's status says nothing
+            _, output, _ = self.exec(container, ["cat", "/sys/fs/cgroup/memory.events",
+                                                 "/sys/fs/cgroup/memory/memory.oom_control"], workdir="/")
+        except APIError:  # gone, or not running: no counter to read
             return None
         counts = [int(line.split()[1]) for line in output.decode("utf-8", "replace").splitlines()
                   if line.startswith("oom_kill ") and line.split()[1].isdigit()]
         return max(counts) if counts else None
+
+    def log_tail(self, container: str, count: int) -> str:
+        """The container's last `count` log lines as text; empty when it is gone."""
+        from docker.errors import NotFound
+        try:
+            return b"".join(self.logs(container, tail=count)).decode("utf-8", "replace").rstrip()
+        except NotFound:
+            return ""
 
     def events(self, project: str, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
         """The engine's events about the project's containers (start, die, restart, ...), decoded."""
@@ -572,11 +583,11 @@ class Engine:
                                filters={"label": f"{PROJECT_LABEL}={project}", "type": "container"})
 
     def exec_stream(self, container: str, command: list[str], on_stdout: Callable[[bytes], None],
-                    on_stderr: Callable[[bytes], None], workdir: str = "/app") -> int:
+                    on_stderr: Callable[[bytes], None], workdir: str = "/app", user: str = "") -> int:
         """Run `command` in the container, streaming stdout and stderr apart as they come; its exit status."""
         from docker.errors import APIError
         try:
-            created = self.api.exec_create(container, command, workdir=workdir, stdout=True, stderr=True)
+            created = self.api.exec_create(container, command, workdir=workdir, stdout=True, stderr=True, user=user)
         except APIError as error:
             raise EngineError(f"cannot run a command in {container}: {error.explanation or error}")
         except Exception as error:
@@ -616,8 +627,8 @@ class Engine:
         return 126 if code is None else code
 
     def exec(self, container: str, command: list[str], env: dict[str, str] | None = None,
-             workdir: str = "/app") -> tuple[int, bytes, bytes]:
-        created = self.api.exec_create(container, command, environment=env, workdir=workdir)
+             workdir: str = "/app", user: str = "") -> tuple[int, bytes, bytes]:
+        created = self.api.exec_create(container, command, environment=env, workdir=workdir, user=user)
         stdout, stderr = self.api.exec_start(created["Id"], demux=True)
         code = self.api.exec_inspect(created["Id"])["ExitCode"]
         return code, stdout or b"", stderr or b""

@@ -20,12 +20,12 @@ from orchestrator import source
 from orchestrator.catalog import templates_dir
 from orchestrator.config.model import Project
 from orchestrator.config.validate import load_project
-from orchestrator.controller import Action, Deployer, decide, observe, project_lock, run_parallel
+from orchestrator.controller import APP_ENV, Action, Deployer, decide, observe, project_lock, run_parallel
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
-from orchestrator.plan import LABEL, Plan, environment_for, translate
+from orchestrator.plan import APP_USER, LABEL, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
@@ -411,6 +411,8 @@ def instance_container(target: Target, app: str | None, worker: str | None) -> C
 def run_command(target: Target, app: str | None, worker: str | None, command: list[str],
                 on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None]) -> int:
     state = instance_container(target, app, worker)
+    if state.labels.get(f"{LABEL}.role") in ("web", "worker"):  # as an ssh login: the app's user, .environment
+        return Engine().exec_stream(state.id, [APP_ENV, *command], on_stdout, on_stderr, user=APP_USER)
     return Engine().exec_stream(state.id, command, on_stdout, on_stderr)
 
 
@@ -455,7 +457,7 @@ def cron_run(target: Target, app: str | None, name: str, on_stdout: Callable[[by
     known = [cron.name for a in project.apps if a.name == owner for cron in a.crons]
     if name not in known:
         raise OrchestratorError(f"no cron {name}; crons: {', '.join(known) or '(none)'}")
-    return Engine().exec_stream(state.id, ["orchestrator-cron", "run", name], on_stdout, on_stderr)
+    return Engine().exec_stream(state.id, ["orchestrator-cron", "run", name], on_stdout, on_stderr, user=APP_USER)
 
 
 def compose_export(target: Target, output: Path | None, endpoint_mode: str):

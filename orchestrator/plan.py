@@ -33,6 +33,8 @@ STOP_TIMEOUT = 15
 RESTART_POLICY = "unless-stopped"
 STOP_SIGNAL = "SIGTERM"
 UNIX_SOCKET = "/run/app.sock"
+APP_USER = "web"  # the unprivileged user app instances, their hooks, crons and ssh sessions run as
+APP_TMPFS = ("/tmp", "/run")  # what an app may write besides its mounts (the root filesystem is read-only)
 LABEL = "orchestrator"
 PRODUCTION_BRANCHES = ("main", "master", "production")
 
@@ -125,6 +127,8 @@ class ContainerSpec:
     stop_signal: str = STOP_SIGNAL
     stop_timeout: int = STOP_TIMEOUT
     labels: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False  # apps: a read-only root filesystem, as on the platform
+    tmpfs: tuple[str, ...] = ()  # writable in-memory dirs beside the mounts (apps: /tmp and /run)
     config_hash: str = ""
 
 
@@ -316,7 +320,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         else:
             env["PORT"] = str(APP_PORT)
         upstream = Upstream(family, protocol, APP_PORT, UNIX_SOCKET)
-        config = nginx_config(app.web, upstream, php=app.runtime.name == "php")
+        config = nginx_config(app.web, upstream, php=app.runtime.name == "php", user=APP_USER)
         env["ORCHESTRATOR_NGINX_CONF"] = base64.b64encode(config.encode()).decode("ascii")
     env = dict(sorted(env.items()))
     profile = settings.container_profile or runtime_types()[app.runtime.name].profile
@@ -332,7 +336,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
-        size=size or "AUTO", hooks=hooks,
+        size=size or "AUTO", hooks=hooks, read_only=True, tmpfs=APP_TMPFS,
         labels={**_labels(b.p, app.name, instance, role), **_size_labels(b, instance, size, profile)})
 
 
@@ -391,7 +395,8 @@ def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]
     return ContainerSpec(
         name=service.name, container=names.join(b.p, names.safe(service.name)), app=service.name, role="service",
         image=catalog.image_for(service.version) or "", command=None,
-        env=dict(sorted(service_env(service, b.p, b.credentials).items())), mounts=mounts, networks=tuple(networks),
+        env=dict(sorted(service_env(service, b.p, b.credentials, {s.name: s for s in b.project.services}).items())),
+        mounts=mounts, networks=tuple(networks),
         cpus=cpus, memory_mb=memory, size=size or "AUTO", stop_signal=catalog.stop_signal,
         healthcheck={"test": catalog.healthcheck, "interval": 1, "timeout": 5, "retries": 3, "start_period": 120}
         if catalog.healthcheck else None,
@@ -474,7 +479,7 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
     image_of = {image.app: image for image in images}
     aliases = _aliases(project)
     specs: list[ContainerSpec] = []
-    for service in project.services:
+    for service in sorted(project.services, key=lambda s: s.replica):  # a replica after the primary whose image it runs
         spec = _service_instance(b, service, aliases)
         if spec is not None:
             specs.append(spec)

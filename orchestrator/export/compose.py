@@ -138,6 +138,10 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         entry["depends_on"] = sorted(s.name for s in plan.instances if s.role == "web")
     if spec.extra_hosts:
         entry["extra_hosts"] = [f"{host}:{ip}" for host, ip in spec.extra_hosts.items()]
+    if spec.read_only:
+        entry["read_only"] = True
+    if spec.tmpfs:
+        entry["tmpfs"] = list(spec.tmpfs)
     if spec.healthcheck:
         entry["healthcheck"] = {"test": ["CMD-SHELL", _escape(spec.healthcheck["test"])],
                                 "interval": f"{spec.healthcheck['interval']}s",
