@@ -87,8 +87,12 @@ class Node:
         self.ck.warn(self.file, self.line, self.path, message, hint)
 
     def missing(self, key: str, hint: str = "") -> None:
-        """A required key is absent: reported at this mapping's line, under the key's own path."""
-        self.ck.error(self.file, self.line, join_key(self.path, key), "is required", hint)
+        """A required key is absent: reported at this mapping's line, under the key's own path (in the
+        included file when the mapping was written in one)."""
+        file, line = self.file, self.line
+        if isinstance(self.value, MarkedMap) and self.value.file and self.value.file != self.file:
+            file, line = self.value.file, self.value.line
+        self.ck.error(file, line, join_key(self.path, key), "is required", hint)
 
     # -- structure -------------------------------------------------------------------------------
     def is_map(self, allow_null: bool = True) -> bool:
@@ -100,11 +104,14 @@ class Node:
         return False
 
     def child(self, key: Any) -> "Node | None":
-        """The node under `key` (its line is the key's line), or None when the key is absent."""
+        """The node under `key`, or None when the key is absent. It is placed where the key is written: in the
+        file of the mapping that holds it (an `!include`d file for keys written there), at the key's line."""
         if not isinstance(self.value, dict) or key not in self.value:
             return None
-        line = self.value.line_of(key) if isinstance(self.value, MarkedMap) else self.line
-        return Node(self.ck, self.value[key], self.file, line, join_key(self.path, key))
+        file, line = self.file, self.line
+        if isinstance(self.value, MarkedMap):
+            file, line = self.value.file or self.file, self.value.line_of(key)
+        return Node(self.ck, self.value[key], file, line, join_key(self.path, key))
 
     def items(self) -> Iterator[tuple[str, "Node"]]:
         if not isinstance(self.value, dict):
@@ -115,7 +122,8 @@ class Node:
         if not isinstance(self.value, list):
             return iter(())
         lines = self.value if isinstance(self.value, MarkedList) else None
-        return (Node(self.ck, v, self.file, lines.line_of(i) if lines is not None else self.line, f"{self.path}[{i}]")
+        file = (lines.file if lines is not None else "") or self.file
+        return (Node(self.ck, v, file, lines.line_of(i) if lines is not None else self.line, f"{self.path}[{i}]")
                 for i, v in enumerate(self.value))
 
     def check_keys(self, allowed: Iterable[str], no_effect: dict[str, str] | None = None,

@@ -9,6 +9,10 @@ Layouts:
 
 When a project has both, Upsun wins (it is what the platform reads for such a project today) and a
 warning says so; `layout="platform"` picks the other. The result is still raw: validation gives it types.
+
+`!include` is read here, per entry: an app written whole in another file is read from the including
+file's directory; the includes inside an app from the app's directory (`source.root`), as the platform
+reads them; those in services and routes from the including file's directory.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config.yaml_source import MarkedList, MarkedMap, ParseContext, parse_file
+from orchestrator.config.yaml_source import (MarkedList, MarkedMap, ParseContext, parse_file, read_include,
+                                             resolve_includes)
 from orchestrator.errors import ConfigProblem
 
 UPSUN_DIR = ".upsun"
@@ -112,7 +117,7 @@ def load(root: Path, layout: str = "auto") -> RawConfig:
 def _load_upsun(root: Path, raw: RawConfig, context: ParseContext) -> None:
     merged: dict[str, dict[str, RawEntry]] = {key: {} for key in UPSUN_TOP_KEYS}
     for path in _yaml_files(root / UPSUN_DIR):
-        document = parse_file(path, context)
+        document = read_include(parse_file(path, context), context)
         file = context.rel(path)
         if document is None:
             continue
@@ -127,6 +132,7 @@ def _load_upsun(root: Path, raw: RawConfig, context: ParseContext) -> None:
                     file, line, str(key), "top-level key not read by the platform; ignored",
                     f"top-level keys are {', '.join(UPSUN_TOP_KEYS)}; did you mean to put it under `services:`?"))
                 continue
+            value = read_include(value, context)
             if value is None:
                 continue
             if not isinstance(value, MarkedMap):
@@ -142,7 +148,8 @@ def _load_upsun(root: Path, raw: RawConfig, context: ParseContext) -> None:
                         file, value.line_of(name), f"{key}.{name}",
                         f"also defined in {previous.file}:{previous.line}; this later definition replaces it whole",
                         "Upsun merges files only at the top level: keep one definition"))
-                merged[key][str(name)] = RawEntry(str(name), entry, file, f"{key}.{name}", value.line_of(name))
+                data = _app_data(entry, context, "") if key == "applications" else resolve_includes(entry, context)
+                merged[key][str(name)] = RawEntry(str(name), data, file, f"{key}.{name}", value.line_of(name))
     raw.apps = list(merged["applications"].values())
     raw.services = list(merged["services"].values())
     raw.routes = list(merged["routes"].values())
@@ -153,7 +160,9 @@ def _load_upsun(root: Path, raw: RawConfig, context: ParseContext) -> None:
 def _load_platform(root: Path, raw: RawConfig, context: ParseContext) -> None:
     for path in _find_app_files(root):
         before = len(raw.problems)
-        document = parse_file(path, context)
+        default_root = context.rel(path.parent)
+        default_root = "" if default_root == "." else default_root
+        document = _app_data(parse_file(path, context), context, default_root)
         file = context.rel(path)
         if document is None:
             if len(raw.problems) == before:
@@ -164,8 +173,6 @@ def _load_platform(root: Path, raw: RawConfig, context: ParseContext) -> None:
             raw.problems.append(ConfigProblem(file, 1, "(document)", "an app file must be a mapping"))
             continue
         name = document.get("name")
-        default_root = context.rel(path.parent)
-        default_root = "" if default_root == "." else default_root
         raw.apps.append(RawEntry(str(name) if name is not None else "", document, file, "", document.line,
                                  default_root))
     applications = root / PLATFORM_DIR / "applications.yaml"
@@ -175,7 +182,7 @@ def _load_platform(root: Path, raw: RawConfig, context: ParseContext) -> None:
         path = root / PLATFORM_DIR / filename
         if not path.is_file():
             continue
-        document = parse_file(path, context)
+        document = resolve_includes(read_include(parse_file(path, context), context), context)
         file = context.rel(path)
         if attr == "routes":
             raw.routes_file = file
@@ -189,21 +196,37 @@ def _load_platform(root: Path, raw: RawConfig, context: ParseContext) -> None:
 
 
 def _load_applications_yaml(path: Path, raw: RawConfig, context: ParseContext) -> None:
-    document = parse_file(path, context)
+    document = read_include(parse_file(path, context), context)
     file = context.rel(path)
     if document is None:
         return
     if isinstance(document, MarkedList):
         for index, entry in enumerate(document):
+            entry = _app_data(entry, context, "")
             name = entry.get("name") if isinstance(entry, MarkedMap) else None
             raw.apps.append(RawEntry(str(name) if name is not None else "", entry, file,
                                      str(name) if name else f"[{index}]", document.line_of(index)))
     elif isinstance(document, MarkedMap):
         for name, entry in document.items():
-            raw.apps.append(RawEntry(str(name), entry, file, str(name), document.line_of(name)))
+            raw.apps.append(RawEntry(str(name), _app_data(entry, context, ""), file, str(name),
+                                     document.line_of(name)))
     else:
         raw.problems.append(ConfigProblem(file, 1, "(document)",
                                           "applications.yaml must be a list of apps or a mapping of name to app"))
+
+
+def source_root_of(data: Any, default_root: str) -> str:
+    """The app's `source.root` as written (no leading or trailing slash), or `default_root`."""
+    source = data.get("source") if isinstance(data, dict) else None
+    root = source.get("root") if isinstance(source, dict) else None
+    return root.strip().strip("/") if isinstance(root, str) else default_root
+
+
+def _app_data(entry: Any, context: ParseContext, default_root: str) -> Any:
+    """One app's config with its includes read: the entry itself, when an `!include`, from the including
+    file's directory; every include inside it from the app's directory, which the platform reads them from."""
+    data = read_include(entry, context)
+    return resolve_includes(data, context, context.root / source_root_of(data, default_root))
 
 
 def _kind(value: Any) -> str:

@@ -2,8 +2,10 @@
 
 Mappings become `MarkedMap` (a dict that also knows its file, its own line and the line of each key)
 and sequences become `MarkedList`, so validation can report `file:line: key.path` for anything it finds.
-The platform's `!include` and `!archive` tags are resolved here, relative to the including file, and
-refused when they point outside the project directory.
+`!archive` is read here, relative to the file that holds it. `!include` is parsed into an `IncludeRef`
+and read by `resolve_includes` once the loader knows which app it belongs to: inside an app the
+platform reads the path from the app's directory (`source.root`), elsewhere from the including file's
+directory. Either is refused when it points outside the project directory.
 
 Hostile input is bounded: files above `MAX_FILE_BYTES`, documents that alias-expand beyond
 `MAX_EXPANDED_NODES`, nesting deeper than `MAX_DEPTH` and include chains deeper than `MAX_INCLUDE_DEPTH`
@@ -63,6 +65,21 @@ class ArchiveRef:
 
     path: str
     exists: bool
+
+
+@dataclass(frozen=True)
+class IncludeRef:
+    """An `!include` as written; `chain` is the files it is nested in, the one that holds it last."""
+
+    kind: str  # yaml | string | binary | archive
+    path: str
+    file: str
+    line: int
+    chain: tuple[Path, ...]
+
+    @property
+    def directory(self) -> Path:
+        return self.chain[-1].parent
 
 
 @dataclass
@@ -136,24 +153,26 @@ def _construct_list(loader: _MarkedLoader, node: yaml.SequenceNode):
         data.item_lines.append(item.start_mark.line + 1)
 
 
-def _resolve_inside_project(loader: _MarkedLoader, node: yaml.Node, raw_path: Any) -> Path | None:
-    line = node.start_mark.line + 1
-    if not isinstance(raw_path, str) or not raw_path:
-        loader.context.problems.append(
-            ConfigProblem(loader.file, line, node.tag, "the included path must be a non-empty string"))
+def _path_problem(raw_path: Any, file: str, line: int, tag: str) -> ConfigProblem | None:
+    if isinstance(raw_path, str) and raw_path:
         return None
-    target = (loader.path.parent / raw_path).resolve()
-    root = loader.context.root.resolve()
+    return ConfigProblem(file, line, tag, "the included path must be a non-empty string")
+
+
+def _inside_project(base: Path, raw_path: str, context: ParseContext, file: str, line: int, tag: str) -> Path | None:
+    """`raw_path` from `base`, or None (with a problem) when it leaves the project, symbolic links followed."""
+    target = (base / raw_path).resolve()
+    root = context.root.resolve()
     if target != root and root not in target.parents:
-        loader.context.problems.append(
-            ConfigProblem(loader.file, line, node.tag,
-                          f"'{raw_path}' points outside the project directory",
+        context.problems.append(
+            ConfigProblem(file, line, tag, f"'{raw_path}' points outside the project directory",
                           "includes may only read files inside the project"))
         return None
     return target
 
 
-def _construct_include(loader: _MarkedLoader, node: yaml.Node) -> Any:
+def _construct_include(loader: _MarkedLoader, node: yaml.Node) -> IncludeRef | None:
+    """The include as written; what it names is read later (`resolve_includes`), from the right directory."""
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         kind, raw_path = "yaml", loader.construct_scalar(node)
@@ -174,40 +193,87 @@ def _construct_include(loader: _MarkedLoader, node: yaml.Node) -> Any:
             ConfigProblem(loader.file, line, "!include", f"unknown include type '{kind}'",
                           "use one of: yaml, string, binary, archive"))
         return None
-    target = _resolve_inside_project(loader, node, raw_path)
-    if target is None:
+    problem = _path_problem(raw_path, loader.file, line, node.tag)
+    if problem is not None:
+        loader.context.problems.append(problem)
         return None
-    if kind == "archive":
-        return ArchiveRef(loader.context.rel(target), target.is_dir())
-    if not target.is_file():
-        loader.context.problems.append(
-            ConfigProblem(loader.file, line, "!include", f"included file '{raw_path}' does not exist",
-                          f"paths are relative to {loader.context.rel(loader.path.parent) or '.'}/"))
-        return None
-    if kind == "yaml":
-        return _include_yaml(loader, target, line)
-    data = _read_bounded(target, loader.context, loader.file, line)
-    if data is None:
-        return None
-    if kind == "binary":
-        return base64.b64encode(data).decode("ascii")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        loader.context.problems.append(
-            ConfigProblem(loader.context.rel(target), 1, "!include", f"not UTF-8 text ({exc.reason})",
-                          "use `type: binary` to include bytes"))
-        return None
+    chain = loader.context.include_stack or (loader.path.resolve(),)
+    return IncludeRef(kind, raw_path, loader.file, line, chain)
 
 
-def _include_yaml(loader: _MarkedLoader, target: Path, line: int) -> Any:
-    context = loader.context
-    if target in context.include_stack or len(context.include_stack) >= MAX_INCLUDE_DEPTH:
-        context.problems.append(
-            ConfigProblem(loader.file, line, "!include", "include cycle or include chain too deep"))
-        return None
-    nested = ParseContext(context.root, context.problems, context.files, context.include_stack + (target,))
-    return parse_file(target, nested)
+@dataclass
+class _Resolver:
+    """Reads every `!include` under a value once (an include repeated by a YAML alias is read once)."""
+
+    context: ParseContext
+    app_dir: Path | None  # where an app's includes are read from; None: from the including file's directory
+    done: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # id -> (the object, kept alive; its value)
+
+    def resolve(self, value: Any) -> Any:
+        if not isinstance(value, (IncludeRef, MarkedMap, MarkedList)):
+            return value
+        if id(value) in self.done:
+            return self.done[id(value)][1]
+        if isinstance(value, IncludeRef):
+            result = self.resolve(self.read(value))
+        else:
+            result = value
+            self.done[id(value)] = (value, value)  # before the walk: aliases may lead back into it
+            keys = list(value) if isinstance(value, MarkedMap) else range(len(value))
+            for key in keys:
+                value[key] = self.resolve(value[key])
+        self.done[id(value)] = (value, result)
+        return result
+
+    def read(self, ref: IncludeRef) -> Any:
+        """What `ref` names, with the includes inside an included YAML file still unread."""
+        base = self.app_dir or ref.directory
+        target = _inside_project(base, ref.path, self.context, ref.file, ref.line, "!include")
+        if target is None:
+            return None
+        if ref.kind == "archive":
+            return ArchiveRef(self.context.rel(target), target.is_dir())
+        if not target.is_file():
+            where = "the app's directory (source.root)" if self.app_dir is not None else "the including file"
+            self.context.problems.append(
+                ConfigProblem(ref.file, ref.line, "!include", f"included file '{ref.path}' does not exist",
+                              f"paths are relative to {self.context.rel(base) or '.'}/, {where}"))
+            return None
+        if ref.kind == "yaml":
+            return self._parse(ref, target)
+        data = _read_bounded(target, self.context, ref.file, ref.line)
+        if data is None:
+            return None
+        if ref.kind == "binary":
+            return base64.b64encode(data).decode("ascii")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.context.problems.append(
+                ConfigProblem(self.context.rel(target), 1, "!include", f"not UTF-8 text ({exc.reason})",
+                              "use `type: binary` to include bytes"))
+            return None
+
+    def _parse(self, ref: IncludeRef, target: Path) -> Any:
+        if target in ref.chain or len(ref.chain) > MAX_INCLUDE_DEPTH:
+            self.context.problems.append(
+                ConfigProblem(ref.file, ref.line, "!include", "include cycle or include chain too deep"))
+            return None
+        context = self.context
+        return parse_file(target, ParseContext(context.root, context.problems, context.files, ref.chain + (target,)))
+
+
+def read_include(value: Any, context: ParseContext) -> Any:
+    """`value`, or what it names when it is itself an `!include` (read from the including file's directory):
+    an app written whole in another file. The includes inside it are left for `resolve_includes`."""
+    return _Resolver(context, None).read(value) if isinstance(value, IncludeRef) else value
+
+
+def resolve_includes(value: Any, context: ParseContext, app_dir: Path | None = None) -> Any:
+    """`value` with every `!include` in it (and in the files they include) replaced by what it names. Inside
+    an app pass its directory (`source.root`), which the platform reads include paths from; elsewhere (services,
+    routes) paths are read from the directory of the file that holds the include."""
+    return _Resolver(context, app_dir).resolve(value)
 
 
 def _construct_archive(loader: _MarkedLoader, node: yaml.Node) -> Any:
@@ -215,7 +281,12 @@ def _construct_archive(loader: _MarkedLoader, node: yaml.Node) -> Any:
         loader.context.problems.append(
             ConfigProblem(loader.file, node.start_mark.line + 1, "!archive", "expects a directory path"))
         return None
-    target = _resolve_inside_project(loader, node, loader.construct_scalar(node))
+    raw_path, line = loader.construct_scalar(node), node.start_mark.line + 1
+    problem = _path_problem(raw_path, loader.file, line, node.tag)
+    if problem is not None:
+        loader.context.problems.append(problem)
+        return None
+    target = _inside_project(loader.path.parent, raw_path, loader.context, loader.file, line, node.tag)
     return None if target is None else ArchiveRef(loader.context.rel(target), target.is_dir())
 
 

@@ -64,7 +64,7 @@ def test_every_key_keeps_its_file_and_line(tmp_path):
     assert (data.file, data.line_of("name"), data.line_of("type")) == (".platform.app.yaml", 1, 4)
 
 
-def test_include_string_binary_yaml_and_archive_relative_to_the_including_file(tmp_path):
+def test_include_string_binary_and_yaml_from_the_app_file_directory_by_default(tmp_path):
     write(tmp_path, {
         "app/.platform.app.yaml": (
             "name: app\ntype: 'python:3.11'\n"
@@ -82,6 +82,84 @@ def test_include_string_binary_yaml_and_archive_relative_to_the_including_file(t
     assert app.hooks.build == "echo built\n"
     assert base64.b64decode(app.settings.variables["env"]["BLOB"]) == b"\x00\xffdata"
     assert [w.start for w in app.workers] == ["python3 worker.py"]
+
+
+DOCS_LAYOUT = {
+    ".upsun/config.yaml": (
+        "applications:\n"
+        "  frontend:\n"
+        "    source:\n      root: frontend\n"
+        "    type: 'nodejs:22'\n"
+        "    web: {commands: {start: node server.js}}\n"
+        "    hooks:\n"
+        "      build: !include\n        type: string\n        path: build.sh\n"
+        "      deploy: !include {type: string, path: ../backend/scripts/common_build.sh}\n"
+        "    workers:\n      queue1: !include 'worker.yaml'\n"
+        "  myapp:\n    !include ./apps/my-app.yaml\n"
+        "services:\n"
+        "  varnish:\n    type: 'varnish:7.6'\n    relationships: {application: 'frontend:http'}\n"
+        "    configuration:\n      vcl: !include {type: string, path: config.vcl}\n"),
+    ".upsun/apps/my-app.yaml": ("source:\n  root: '/'\ntype: 'nodejs:22'\nweb: {commands: {start: node index.js}}\n"
+                                "hooks:\n  build: !include {type: string, path: tools/build.sh}\n"),
+    ".upsun/config.vcl": "sub vcl_recv { set req.backend_hint = application.backend(); }\n",
+    "frontend/build.sh": "npm run build\n",
+    "frontend/worker.yaml": "commands:\n  start: python queue-worker.py\nvariables:\n  env:\n    type: worker\n",
+    "backend/scripts/common_build.sh": "echo shared\n",
+    "tools/build.sh": "echo root app\n",
+}
+
+
+def test_include_paths_are_read_from_the_app_directory_as_the_platform_docs_write_them(tmp_path):
+    """The docs' own examples: inside an app from `source.root` (`../` reaching a sibling app), a whole app
+    included from the `.upsun/` file's directory, a service's VCL from the `.upsun/` directory."""
+    project, _ = load_project(write(tmp_path, DOCS_LAYOUT))
+    apps = {app.name: app for app in project.apps}
+    frontend = apps["frontend"]
+    assert (frontend.hooks.build, frontend.hooks.deploy) == ("npm run build\n", "echo shared\n")
+    assert [(w.name, w.start, w.settings.variables["env"]) for w in frontend.workers] == \
+        [("queue1", "python queue-worker.py", {"type": "worker"})]
+    assert (apps["myapp"].source_root, apps["myapp"].hooks.build) == ("", "echo root app\n")
+    assert project.services[0].configuration["vcl"].startswith("sub vcl_recv")
+
+
+def test_an_include_beside_the_config_file_instead_of_in_the_app_directory_is_not_found(tmp_path):
+    files = {**DOCS_LAYOUT, ".upsun/build.sh": "npm run build\n"}
+    del files["frontend/build.sh"]
+    with pytest.raises(ConfigError) as caught:
+        load_project(write(tmp_path, files))
+    problem = caught.value.problems[0]
+    assert (problem.file, problem.line, problem.key) == (".upsun/config.yaml", 8, "!include")
+    assert "'build.sh' does not exist" in problem.message and "frontend/" in problem.hint
+
+
+def test_an_app_include_that_leaves_the_project_from_the_app_directory_is_refused(tmp_path):
+    files = {**DOCS_LAYOUT, "frontend/worker.yaml": "commands: !include ../../outside.yaml\n"}
+    write(tmp_path, {"outside.yaml": "start: sleep 1\n"})
+    with pytest.raises(ConfigError) as caught:
+        load_project(write(tmp_path / "project", files))
+    assert [(p.file, p.line) for p in caught.value.problems if "outside the project" in p.message] == \
+        [("frontend/worker.yaml", 1)]
+
+
+def test_problems_inside_an_included_file_name_that_file_and_line(tmp_path):
+    files = {**DOCS_LAYOUT, "frontend/worker.yaml": "commands:\n  start: python w.py\naccess: {ssh: admin}\n"
+                                                    "relationships:\n  cache: 'redis:redis'\nmounts:\n"
+                                                    "  data: {sorce: local}\n"}
+    with pytest.raises(ConfigError) as caught:
+        load_project(write(tmp_path, files))
+    where = sorted((p.file, p.line, p.key) for p in caught.value.problems)
+    assert where == [("frontend/worker.yaml", 5, "applications.frontend.workers.queue1.relationships.cache"),
+                     ("frontend/worker.yaml", 7, "applications.frontend.workers.queue1.mounts.data.sorce"),
+                     ("frontend/worker.yaml", 7, "applications.frontend.workers.queue1.mounts.data.source")]
+    files["frontend/worker.yaml"] = "commands:\n  start: python w.py\naccess: {ssh: admin}\n"
+    _, warnings = load_project(write(tmp_path, files))
+    assert [(w.file, w.line, w.key) for w in warnings] == [
+        ("frontend/worker.yaml", 3, "applications.frontend.workers.queue1.access")]
+    files["frontend/worker.yaml"] = "variables:\n  env: {A: b}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_project(write(tmp_path, files))
+    assert [(p.file, p.line, p.key) for p in caught.value.problems] == [
+        ("frontend/worker.yaml", 1, "applications.frontend.workers.queue1.commands")]
 
 
 def test_archive_tag_names_a_directory(tmp_path):
