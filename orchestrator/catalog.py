@@ -131,19 +131,47 @@ def _flex_memory(profile: str, cpu: float) -> int:
     return table[max(table)]
 
 
+def cpu_size(size: str) -> float | None:
+    """The CPUs an Upsun size names (`0.5`, `1`, `2`: what `upsun resources:set --size app:1` sets, one of
+    the Flex rows), else None (a Platform.sh size name such as L, or no size at all)."""
+    try:
+        cpu = float(size)
+    except ValueError:
+        return None
+    rows = {float(k) for k in _sizes()["flex"]["HIGH_CPU"]}
+    return cpu if cpu in rows else None
+
+
+def flex_rows(profile: str) -> list[tuple[float, int]]:
+    """(CPUs, memory MB) of every Upsun size of a container profile, smallest first."""
+    return sorted((float(cpu), int(memory)) for cpu, memory in _sizes()["flex"][profile].items())
+
+
+def size_choices() -> tuple[str, ...]:
+    """Every size a local override may name: the platform's size names, then Upsun's CPU amounts."""
+    rows = sorted(float(k) for k in _sizes()["flex"]["HIGH_CPU"])
+    return SIZES + tuple(f"{cpu:g}" for cpu in rows)
+
+
 def limits(size: str | None, profile: str, base_memory: int | None = None,
-           memory_ratio: int | None = None) -> tuple[float, int]:
+           memory_ratio: int | None = None, app: bool = False) -> tuple[float, int]:
     """(CPUs, memory MB) for an instance, following the platform's tables.
 
-    No size or AUTO gets the platform's first-deploy default (0.5 CPU, memory from the profile), since
-    AUTO's real value depends on a plan that does not exist locally. Fixed `resources` override memory.
+    A size is a Platform.sh size name (S ... 4XL: the fixed table) or an Upsun CPU amount (0.5, 1, 2:
+    memory from the profile's Flex row). No size or AUTO gets the platform's first-deploy default (0.5 CPU,
+    memory from the profile), since AUTO's real value depends on a plan that does not exist locally; an
+    app or worker (`app`) gets `app_auto` instead, the smallest that real apps start in (sizes.yaml says
+    why). Fixed `resources` override memory.
     """
     sizes = _sizes()
     chosen = (size or "AUTO").upper()
+    cpu_amount = cpu_size(chosen)
     if base_memory is not None or memory_ratio is not None:
-        cpu = float(sizes["resources_cpu"].get(chosen, sizes["default_cpu"]))
+        cpu = cpu_amount if cpu_amount is not None else float(sizes["resources_cpu"].get(chosen, sizes["default_cpu"]))
         memory = (base_memory if base_memory is not None else 64) + (memory_ratio if memory_ratio is not None else 128) * cpu
         return cpu, int(memory)
+    if cpu_amount is not None:
+        return cpu_amount, _flex_memory(profile, cpu_amount)
     if chosen in sizes["fixed"]:
         row = sizes["fixed"][chosen]
         if profile in row:
@@ -151,5 +179,8 @@ def limits(size: str | None, profile: str, base_memory: int | None = None,
             return float(cpu), int(memory)
         cpu = float(row["HIGH_MEMORY"][0])
         return cpu, _flex_memory(profile, cpu)
+    if app:
+        cpu = float(sizes["app_auto"]["cpu"])
+        return cpu, max(int(sizes["app_auto"]["min_memory"]), _flex_memory(profile, cpu))
     cpu = float(sizes["default_cpu"])
     return cpu, _flex_memory(profile, cpu)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.plan import Plan
+from orchestrator.plan import LABEL, ContainerSpec, Plan
 
 
 def _short(text: str | None, width: int) -> str:
@@ -21,13 +21,19 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _size(spec: ContainerSpec) -> str:
+    """The size, marked when it was given locally (`--size`) rather than by the config."""
+    given = spec.labels.get(f"{LABEL}.size-from")
+    return f"{spec.size} ({given})" if given else spec.size
+
+
 def plan_table(plan: Plan) -> str:
     rows = []
     for spec in plan.instances:
         mounts = ", ".join(f"{m.target}({m.source})" for m in spec.mounts) or "-"
         rels = ", ".join(r.split(" -> ")[0] for r in spec.relationships) or "-"
         rows.append([spec.name, spec.role, spec.image, _short(spec.command, 40),
-                     f"{spec.size} -> {spec.cpus:g} CPU / {spec.memory_mb} MB", mounts, rels])
+                     f"{_size(spec)} -> {spec.cpus:g} CPU / {spec.memory_mb} MB", mounts, rels])
     out = [f"project {plan.project}, environment {plan.environment.name} ({plan.environment.type})\n\n",
            table(["INSTANCE", "ROLE", "IMAGE", "COMMAND", "SIZE", "MOUNTS", "RELATIONSHIPS"], rows)]
     out.append("\n" + table(["IMAGE (built once per app)", "APP", "FROM", "CONTEXT"],
