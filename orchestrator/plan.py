@@ -19,6 +19,7 @@ from orchestrator.catalog import limits, runtime_types, service_types
 from orchestrator.crons import crons_env
 from orchestrator.errors import OrchestratorError
 from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
+from orchestrator.config.variables import env_names
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
                                          service_env)
@@ -281,7 +282,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
     apps = {a.name: a for a in b.project.apps}
     rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
     env: dict[str, str] = dict(relationship_env(rels))
-    env.update({name: _env_value(value) for name, value in settings.variables.get("env", {}).items()})
+    env.update({name: _env_value(value) for name, value in env_names(settings.variables.get("env", {})).items()})
     env.update({
         "PLATFORM_APPLICATION_NAME": app.name,
         "PLATFORM_APP_DIR": APP_DIR,
@@ -366,7 +367,7 @@ def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
                  "PLATFORM_TREE_ID": tree_id, "PLATFORM_CACHE_DIR": BUILD_CACHE_DIR, "PLATFORM_OUTPUT_DIR": APP_DIR,
                  "PLATFORM_PROJECT_ENTROPY": project_entropy(project.name),
                  "PLATFORM_APPLICATION": encode(_application_json(app, None)),
-                 "PLATFORM_VARIABLES": encode(_platform_variables(app.settings.variables)), **{name: _env_value(value) for name, value in app.settings.variables.get("env", {}).items()}}
+                 "PLATFORM_VARIABLES": encode(_platform_variables(app.settings.variables)), **{name: _env_value(value) for name, value in env_names(app.settings.variables.get("env", {})).items()}}
     return ImageBuild(app=app.name, image=f"orchestrator/{project.name}-{names.safe(app.name)}:{tree_id[:12]}",
                       context=app.source_root or ".", runtime=app.runtime.name, version=app.runtime.version,
                       base_image=base, build_hook=app.hooks.build, flavor=app.build_flavor,

@@ -104,6 +104,20 @@ def test_variables_encoding(tmp_path: Path):
     assert decode(env["PLATFORM_VARIABLES"]) == {"php:memory_limit": "256M", "d8config:system.site:name": "My site"}
 
 
+def test_env_variables_are_exported_in_capitals_and_as_written_at_run_and_build_time(tmp_path: Path):
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: 'python:3.11'\nweb: {commands: {start: x}}\n"
+        "variables:\n  env: {type: web, Mixed_Case: m, NODE_ENV: production, name: lower, NAME: upper}\n"
+        "workers:\n  queue:\n    commands: {start: y}\n    variables:\n      env: {type: worker}\n")
+    plan = translate(load_project(tmp_path)[0], ENV)
+    expected = {"TYPE": "web", "type": "web", "MIXED_CASE": "m", "Mixed_Case": "m", "NODE_ENV": "production",
+                "NAME": "upper", "name": "lower"}
+    for env in (plan.instance("app").env, plan.images[0].build_env):
+        assert {name: env.get(name) for name in expected} == expected
+    worker = plan.instance("app--queue").env
+    assert (worker["TYPE"], worker["type"], "NODE_ENV" in worker) == ("worker", "worker", False)
+
+
 def test_same_input_gives_byte_identical_json():
     assert example_plan().to_json() == example_plan().to_json()
 
