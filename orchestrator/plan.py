@@ -281,7 +281,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
     services = {s.name: s for s in b.project.services}
     apps = {a.name: a for a in b.project.apps}
     rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
-    env: dict[str, str] = dict(relationship_env(rels))
+    env: dict[str, str] = dict(relationship_env(rels)) if b.project.layout == "upsun" else {}  # Upsun sets <REL>_*
     env.update({name: _env_value(value) for name, value in env_names(settings.variables.get("env", {})).items()})
     env.update({
         "PLATFORM_APPLICATION_NAME": app.name,

@@ -90,7 +90,7 @@ def test_platform_env_and_json_shapes():
     primary = routes["https://workers.localhost/"]
     assert primary["primary"] is True and primary["upstream"] == "app" and primary["original_url"] == "https://{default}/"
     assert routes["http://workers.localhost/"]["type"] == "redirect"
-    assert env["DATABASE_HOST"] == "database.internal" and env["DATABASE_URL"].startswith("mysql://user@")
+    assert not [name for name in env if name.startswith(("DATABASE_", "RABBITMQ_"))]  # a .platform project
 
 
 def test_variables_encoding(tmp_path: Path):
@@ -116,6 +116,24 @@ def test_env_variables_are_exported_in_capitals_and_as_written_at_run_and_build_
         assert {name: env.get(name) for name in expected} == expected
     worker = plan.instance("app--queue").env
     assert (worker["TYPE"], worker["type"], "NODE_ENV" in worker) == ("worker", "worker", False)
+
+
+def test_relationship_variables_are_set_for_the_upsun_layout_only(tmp_path: Path):
+    """Upsun sets `<REL>_HOST`, `_URL`, ...; a `.platform` project gets PLATFORM_RELATIONSHIPS alone, as there
+    (a Rails app would otherwise read DATABASE_URL and fail on its pgsql:// scheme)."""
+    app = "type: 'python:3.12'\nweb: {commands: {start: x}}\nrelationships: {database: 'pg:postgresql'}\n"
+    (tmp_path / "upsun" / ".upsun").mkdir(parents=True)
+    (tmp_path / "upsun" / ".upsun" / "config.yaml").write_text(
+        "applications:\n  app:\n" + "".join("    " + line + "\n" for line in app.splitlines()) +
+        "services:\n  pg: {type: 'postgresql:16'}\n")
+    (tmp_path / "fixed" / ".platform").mkdir(parents=True)
+    (tmp_path / "fixed" / ".platform.app.yaml").write_text("name: app\n" + app)
+    (tmp_path / "fixed" / ".platform" / "services.yaml").write_text("pg: {type: 'postgresql:16', disk: 256}\n")
+    upsun = translate(load_project(tmp_path / "upsun", name="p")[0], ENV).instance("app").env
+    fixed = translate(load_project(tmp_path / "fixed", name="p")[0], ENV).instance("app").env
+    assert upsun["DATABASE_URL"].startswith("pgsql://main:") and upsun["DATABASE_HOST"] == "database.internal"
+    assert not [name for name in fixed if name.startswith("DATABASE_")]
+    assert decode(fixed["PLATFORM_RELATIONSHIPS"]) == decode(upsun["PLATFORM_RELATIONSHIPS"])
 
 
 def test_same_input_gives_byte_identical_json():
