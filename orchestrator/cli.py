@@ -210,6 +210,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"{len(changed)} change(s), {len(result.actions) - len(changed)} instance(s) unchanged")
     _print_ps(result.states)
     _print_routes(result.routes)
+    for crash in result.crashes:
+        print(f"warning: {crash}\n(the deploy itself stands, as on the platform)", file=sys.stderr)
     if result.local_ca:
         print(f"HTTPS routes use certificates of a local CA made for this machine: {result.local_ca} "
               "(see the README to trust it)")
@@ -256,7 +258,8 @@ def _print_ps(states, exit_codes: dict[str, int] | None = None) -> None:
         labels = state.labels
         code = (exit_codes or {}).get(state.id, state.exit_code)
         rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
-                     state.status, str(state.restart_count), str(code), uptime(state),
+                     state.status, str(state.restart_count), f"{code} (out of memory)" if state.oom_killed else str(code),
+                     uptime(state),
                      f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
     print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")
 

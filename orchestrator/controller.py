@@ -25,8 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from orchestrator.engine import ContainerState, Engine
+from orchestrator.engine import ContainerState, Engine, EngineError
 from orchestrator.errors import OrchestratorError
+from orchestrator.failures import crash_of, has_crashed, hook_oom, log_tail
 from orchestrator.state import state_dir
 from orchestrator.plan import APP_DIR, APP_USER, LABEL, ContainerSpec, Plan
 
@@ -38,6 +39,7 @@ POST_START_TIMEOUT = 300.0
 APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourced (templates/runtime)
 ROLE_ORDER = {"service": 0, "web": 1, "worker": 2, "router": 3}
 PARALLELISM = 16
+STOP_GRACE = 15  # seconds, for a container whose spec is not at hand
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
 
 
@@ -191,12 +193,30 @@ class DeployFailed(OrchestratorError):
     pass
 
 
+class HookFailed(DeployFailed):
+    """A hook that exited non-zero: its status and output, for a message that explains it better."""
+
+    def __init__(self, message: str, status: int, output: list[str]) -> None:
+        super().__init__(message)
+        self.status, self.output = status, output
+
+
+def _indented(lines: list[str]) -> str:
+    return "\n".join("    " + line for line in lines[-30:])
+
+
+def described(action: Action) -> str:
+    """How a message names an instance: `web instance app`, `worker queue`, `service mariadb`."""
+    return f"web instance {action.display}" if action.role == "web" else f"{action.role} {action.display}"
+
+
 @dataclass
 class Deployer:
     """Executes decided actions; makes no decisions of its own."""
 
     engine: Engine
     say: Callable[[str], None]
+    started_at: float = 0.0  # when apply began (epoch seconds): the engine's events from then tell each run
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
         is_app = spec.role in ("web", "worker")
@@ -212,6 +232,7 @@ class Deployer:
             working_dir=APP_DIR if is_app else None, read_only=spec.read_only, tmpfs=spec.tmpfs)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
+        self.started_at = time.time()
         errors = run_parallel(lambda n: self.engine.ensure_network(n.name, n.internal, n.labels), list(plan.networks))
         errors += run_parallel(lambda v: self.engine.ensure_volume(v.name, v.labels), list(plan.volumes))
         if any(errors):
@@ -245,7 +266,7 @@ class Deployer:
                 self.start(actions, ("service",), created)
                 self.start(actions, ("web",), created)
                 for action in hooked:
-                    self.run_hook(action, "deploy", created[action.instance])
+                    self.run_checked_hook(action, "deploy", created[action.instance])
                 self.stop([a for a in actions if a.role == "worker"])
                 self.start(actions, ("worker", "router"), created)
             else:  # nothing needs that order: one stop batch, services (and their health), then web and workers
@@ -269,7 +290,7 @@ class Deployer:
             if action.role == "web" and action.spec is not None and "post_deploy" in action.spec.hooks \
                     and action.spec.app in changed_apps:
                 try:
-                    self.run_hook(action, "post_deploy", action.spec.container)
+                    self.run_checked_hook(action, "post_deploy", action.spec.container)
                 except DeployFailed as error:
                     self.say(f"warning: {error} (the deploy itself stands, as on the platform)")
 
@@ -309,8 +330,42 @@ class Deployer:
         status = self.engine.exec_stream(container, [APP_ENV, "sh", "-c", action.spec.hooks[hook]], show, show,
                                          user=APP_USER)
         if status != 0:
-            raise DeployFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
-                               + "\n".join("    " + line for line in output[-30:]))
+            raise HookFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
+                             + _indented(output), status, output)
+
+    def run_checked_hook(self, action: Action, hook: str, container: str) -> None:
+        """A hook in a web instance that must be running, explained when it fails for a reason outside it:
+        the instance crashed (before the hook or while it ran: its exec then dies with status 137 and no
+        output), so the error is the crash with the app's own last log lines; or the kernel killed the hook
+        for memory, so the error says so and how to raise the limit. Said before a rollback removes anything."""
+        assert action.spec is not None
+        before = self.engine.inspect(container)
+        restarts = before.restart_count if before is not None and action.kind == "keep" else 0
+        if has_crashed(before, restarts):
+            crash = crash_of(self.engine, container, described(action), self.started_at, restarts)
+            raise DeployFailed(crash.text(f"before its {hook} hook could run") if crash else
+                               f"{described(action)} is gone; its {hook} hook could not run")
+        kills = self.engine.oom_kills(container)
+        try:
+            self.run_hook(action, hook, container)
+        except (HookFailed, EngineError) as error:
+            raise self._hook_failure(action, hook, container, error, restarts, kills) from error
+
+    def _hook_failure(self, action: Action, hook: str, container: str, error: Exception, restarts: int,
+                      kills: int | None) -> DeployFailed:
+        """Why a hook failed: the crash of its instance, or an out-of-memory kill, or the hook itself."""
+        assert action.spec is not None
+        status, output = (error.status, error.output) if isinstance(error, HookFailed) else (None, [str(error)])
+        shown = f"\nthe {hook} hook's output:\n{_indented(output)}" if output else ""
+        crash = crash_of(self.engine, container, described(action), self.started_at, restarts)
+        if crash is not None:
+            return DeployFailed(crash.text(f"while its {hook} hook ran") + shown)
+        sizing = hook_oom(self.engine, container, kills)
+        if sizing is not None:
+            return DeployFailed(f"the {hook} hook of app {action.spec.app} was killed (status {status}): "
+                                f"{sizing.out_of_memory()}{shown}")
+        return error if isinstance(error, DeployFailed) else \
+            DeployFailed(f"the {hook} hook of app {action.spec.app} could not run: {error}")
 
     def drain_crons(self, container: str) -> None:
         try:
@@ -334,7 +389,9 @@ class Deployer:
                 container = container_of(action)
                 state = self.engine.inspect(container)
                 if state is None or state.status != "running":
-                    raise DeployFailed(f"{action.role} {action.display} stopped before its post_start command ended")
+                    crash = crash_of(self.engine, container, described(action), self.started_at)
+                    raise DeployFailed(crash.text("before its post_start command ended") if crash else
+                                       f"{action.role} {action.display} stopped before its post_start command ended")
                 if self.engine.exec(container, ["test", "-e", READY_FILE], workdir="/")[0] == 0:
                     del pending[instance]
                 elif time.monotonic() > deadline:
@@ -356,21 +413,24 @@ class Deployer:
                 state = self.engine.inspect(container_of(action))
                 if state is not None and state.health == "healthy":
                     del pending[instance]
-                elif state is None or state.status in ("exited", "dead", "restarting") or state.restart_count \
-                        or state.health == "unhealthy" or time.monotonic() > deadline:
-                    container = container_of(action)
-                    tail = b"".join(self.engine.logs(container, tail=20)).decode("utf-8", "replace").rstrip()
-                    if state is not None and (state.status != "running" or state.restart_count):
-                        why = f"exited with status {state.exit_code} while starting"
-                    else:
-                        why = f"not healthy after {time.monotonic() - deadline + timeout:.0f} s"
-                    raise DeployFailed(f"service {action.display} {why}; its last log lines:\n" +
-                                       "\n".join("    " + line for line in tail.splitlines()))
+                elif has_crashed(state):
+                    crash = crash_of(self.engine, container_of(action), described(action), self.started_at)
+                    raise DeployFailed(crash.text("while starting") if crash else f"service {action.display} is gone")
+                elif state.health == "unhealthy" or time.monotonic() > deadline:
+                    tail = log_tail(self.engine, container_of(action))
+                    raise DeployFailed(f"service {action.display} not healthy after "
+                                       f"{time.monotonic() - deadline + timeout:.0f} s; its last log lines:\n" +
+                                       _indented(list(tail)))
             if pending:
                 time.sleep(0.3)
 
     def _roll_back(self, actions: list[Action], created: dict[str, str]) -> None:
         self.say("deploy failed: restoring the previous containers")
+        # the new containers stop with their grace first (a new database must not be killed mid-write and
+        # start with crash recovery), then go
+        grace = {a.instance: a.spec.stop_timeout for a in actions if a.spec is not None}
+        new = list(created.items())
+        run_parallel(lambda item: self.engine.stop(item[1], grace.get(item[0], STOP_GRACE)), new, limit=len(new))
         for container in created.values():
             self.engine.remove(container)
         for action in actions:

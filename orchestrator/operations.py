@@ -20,9 +20,11 @@ from orchestrator import source
 from orchestrator.catalog import templates_dir
 from orchestrator.config.model import Project
 from orchestrator.config.validate import load_project
-from orchestrator.controller import APP_ENV, Action, Deployer, decide, observe, project_lock, run_parallel
+from orchestrator.controller import (APP_ENV, Action, Deployer, decide, described, observe, project_lock,
+                                     run_parallel)
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
+from orchestrator.failures import crash_of
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
 from orchestrator.plan import APP_USER, LABEL, Plan, environment_for, translate
@@ -85,6 +87,7 @@ class UpResult:
     states: list[ContainerState]  # what runs once the deploy is done (empty for a dry run)
     routes: list[RouteCheck] = field(default_factory=list)
     local_ca: Path | None = None  # where the CA of the HTTPS routes was written, when it was new
+    crashes: list[str] = field(default_factory=list)  # app instances this deploy started that crashed since
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,16 @@ class RouteCheck:
 
 
 ROUTE_TIMEOUT = float(os.environ.get("ORCHESTRATOR_ROUTE_TIMEOUT", "30"))
+# how long an app instance this deploy started must have run before `up` says it did not crash on start
+SETTLE_SECONDS = float(os.environ.get("ORCHESTRATOR_SETTLE_SECONDS", "2"))
 LOCAL_CA_FILE = "local-ca.crt"
 
 
-def check_routes(engine: Engine, plan: Plan, states: list[ContainerState]) -> list[RouteCheck]:
+def check_routes(engine: Engine, plan: Plan, states: list[ContainerState], since: float | None = None
+                 ) -> list[RouteCheck]:
     """Request every upstream route through the router (each waited for, at most ROUTE_TIMEOUT seconds, all
-    at once); a route that does not answer says which instance should have, and its last log lines."""
+    at once); a route that does not answer says which instance should have, and its last log lines (with
+    its exit status and run time when it crashed since `since`, the deploy's start)."""
     from orchestrator import probe
     ports = (plan.environment.http_port, plan.environment.https_port)
     if not ports[0] or not any(s.role == "router" for s in plan.instances):
@@ -130,6 +137,11 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState]) -> li
         why = answer.error or f"status {answer.status}"
         if web is None:
             return RouteCheck(route, ports, answer.status, f"{why}; app {route.upstream} has no running web instance")
+        if crashed(web)():
+            crash = crash_of(engine, web.id, f"web instance {web.labels.get(f'{LABEL}.instance')}",
+                             since or time.time() - 600)
+            if crash is not None:
+                return RouteCheck(route, ports, answer.status, f"{why}; {crash.text()}")
         tail = b"".join(engine.logs(web.id, tail=15)).decode("utf-8", "replace").rstrip()
         from orchestrator.secrets import mask_text
         tail = mask_text(tail, secrets_in(engine, [web]))
@@ -190,13 +202,34 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
             refs[build.image] = build.image
         actions = decide(plan, observed, ids)
-        Deployer(engine, reporter.step).apply(plan, actions, refs)
+        deployer = Deployer(engine, reporter.step)
+        deployer.apply(plan, actions, refs)
+        applied = time.monotonic()
     # after a deploy that changed nothing, what was observed is what runs: no second look
     unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
     states = sorted(before if unchanged else engine.containers(plan.project), key=_order)
     local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
-    return UpResult(actions, plan, resolver.notes, states, check_routes(engine, plan, states), local_ca)
+    routes = check_routes(engine, plan, states, deployer.started_at)
+    told = {check.route.upstream for check in routes if check.problem}  # a crashed web is in its route's warning
+    crashes = started_crashes(engine, actions, states, deployer.started_at, applied, told)
+    return UpResult(actions, plan, resolver.notes, states, routes, local_ca, crashes)
+
+
+def started_crashes(engine: Engine, actions: list[Action], states: list[ContainerState], since: float,
+                    applied: float, told: set[str]) -> list[str]:
+    """The app instances this deploy started that have crashed since (a worker whose command exits at once
+    fails no deploy, as on the platform, but says why here), each as a crash report. Each has had at least
+    SETTLE_SECONDS (after the deploy, the route checks usually took that long already)."""
+    started = [a for a in actions if a.kind in ("create", "recreate", "start") and a.role in ("web", "worker")
+               and not (a.role == "web" and a.spec is not None and a.spec.app in told)]
+    by_instance = {s.labels.get(f"{LABEL}.instance"): s for s in states}
+    if not started:
+        return []
+    time.sleep(max(0.0, applied + SETTLE_SECONDS - time.monotonic()))
+    found = [crash_of(engine, by_instance[a.instance].id, described(a), since) for a in started
+             if a.instance in by_instance]
+    return [crash.text() for crash in found if crash is not None]
 
 
 def prepare_images(target: Target, reporter: Reporter, images_file: str | None = None) -> list[str]:
