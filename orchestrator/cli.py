@@ -250,6 +250,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _last_exit(code: int, oom_killed: bool) -> str:
+    """The last exit status, said to be an out-of-memory kill when it was (a restarted container's own
+    status reads 0 while the engine still knows why it was killed)."""
+    if not oom_killed:
+        return str(code)
+    return f"{code} (out of memory)" if code else "out of memory"
+
+
 def _print_ps(states, exit_codes: dict[str, int] | None = None) -> None:
     from orchestrator.operations import uptime
     from orchestrator.render import table
@@ -258,7 +266,7 @@ def _print_ps(states, exit_codes: dict[str, int] | None = None) -> None:
         labels = state.labels
         code = (exit_codes or {}).get(state.id, state.exit_code)
         rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
-                     state.status, str(state.restart_count), f"{code} (out of memory)" if state.oom_killed else str(code),
+                     state.status, str(state.restart_count), _last_exit(code, state.oom_killed),
                      uptime(state),
                      f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
     print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")

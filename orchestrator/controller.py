@@ -40,6 +40,8 @@ APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourc
 ROLE_ORDER = {"service": 0, "web": 1, "worker": 2, "router": 3}
 PARALLELISM = 16
 STOP_GRACE = 15  # seconds, for a container whose spec is not at hand
+KILLED = 137  # the status of a process killed with SIGKILL: by the kernel for memory, or with its container
+REASON_WAIT = 3.0  # seconds a killed hook waits for the engine to notice why
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
 
 
@@ -351,11 +353,26 @@ class Deployer:
         except (HookFailed, EngineError) as error:
             raise self._hook_failure(action, hook, container, error, restarts, kills) from error
 
+    def _wait_for_the_reason(self, container: str, restarts: int, kills: int | None) -> None:
+        """A hook killed with its container (137, or an exec refused) can end before the engine has noticed
+        that the container died: wait a little for the engine to say so, or for the kernel's out-of-memory
+        count to show the kill, so the reason is not missed."""
+        deadline = time.monotonic() + REASON_WAIT
+        while time.monotonic() < deadline:
+            if has_crashed(self.engine.inspect(container), restarts):
+                return
+            count = self.engine.oom_kills(container)
+            if count is not None and count > (kills or 0):
+                return
+            time.sleep(0.2)
+
     def _hook_failure(self, action: Action, hook: str, container: str, error: Exception, restarts: int,
                       kills: int | None) -> DeployFailed:
         """Why a hook failed: the crash of its instance, or an out-of-memory kill, or the hook itself."""
         assert action.spec is not None
         status, output = (error.status, error.output) if isinstance(error, HookFailed) else (None, [str(error)])
+        if status in (None, KILLED):
+            self._wait_for_the_reason(container, restarts, kills)
         shown = f"\nthe {hook} hook's output:\n{_indented(output)}" if output else ""
         crash = crash_of(self.engine, container, described(action), self.started_at, restarts)
         if crash is not None:
