@@ -36,6 +36,7 @@ class ServiceType:
     stop_signal: str = "SIGTERM"
     healthcheck: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    replica_of: tuple[str, ...] = ()  # a read-only replica: the types of primary it can stream from
 
     def image_for(self, version: str) -> str | None:
         return self.image.format(version=version) if self.image else None
@@ -90,6 +91,7 @@ def service_types() -> dict[str, ServiceType]:
             healthcheck=entry.get("healthcheck") or (
                 f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{entry['port']}'" if entry.get("port") else None),
             env=tuple((str(k), str(v)) for k, v in (entry.get("env") or {}).items()),
+            replica_of=tuple(entry.get("replica_of") or ()),
         )
     return result
 

@@ -39,14 +39,14 @@ def uses_default_endpoint(service: Service) -> bool:
 
 
 def _credentials_for(service: Service, endpoint: Endpoint, is_default: bool, password: str) -> dict[str, Any]:
-    family = {"mariadb": "mysql", "mysql": "mysql", "oracle-mysql": "mysql"}.get(service.type)
+    family = service_types()[service.type].family
     if family == "mysql":
         if is_default:
             return {"username": "user", "password": "", "path": endpoint.schema or "main",
                     "query": {"is_master": True}}
         return {"username": endpoint.name, "password": password, "path": endpoint.schema or "main",
                 "query": {"is_master": True}}
-    if service.type == "postgresql":
+    if family == "postgresql":
         return {"username": "main" if is_default else endpoint.name, "password": password,
                 "path": endpoint.schema or "main", "query": {"is_master": True}}
     if service.type in ("rabbitmq",):
@@ -93,9 +93,9 @@ def endpoint_object(rel: Relationship, target: Service | App, project: str, envi
                               "scheme": catalog.scheme, "host": host, "hostname": _hostname(target.name, project),
                               "ip": None, "instance_ips": [], "port": catalog.port}
     if catalog.family not in _NO_CREDENTIALS:
-        password = credentials.get((target.name, endpoint.name)) or derived_password(project, target.name, endpoint.name)
+        password = _password(target, endpoint.name, project, credentials)
         extra = _credentials_for(target, endpoint, is_default, password)
-        if replica and isinstance(extra.get("query"), dict):
+        if (replica or target.replica) and isinstance(extra.get("query"), dict):
             extra["query"] = {"is_master": False}
         if catalog.family in _NO_PATH:
             extra.pop("path", None)
@@ -107,6 +107,12 @@ def endpoint_object(rel: Relationship, target: Service | App, project: str, envi
     if target.type == "gotenberg":
         result["url"] = f"http://{host}:{catalog.port}"
     return result
+
+
+def _password(service: Service, endpoint: str, project: str, credentials: Credentials) -> str:
+    """An endpoint's password; a replica's endpoints are its primary's users, so they have their passwords."""
+    owner = service.credentials_owner
+    return credentials.get((owner, endpoint)) or derived_password(project, owner, endpoint)
 
 
 def _hostname(name: str, project: str) -> str:
@@ -165,12 +171,19 @@ def _env_text(value: Any) -> str:
     return str(value)
 
 
-def service_env(service: Service, project: str, credentials: Credentials) -> dict[str, str]:
-    """The credentials a service's image expects, matching what its default endpoint's relationship says."""
+def service_env(service: Service, project: str, credentials: Credentials,
+                services: Mapping[str, Service] | None = None) -> dict[str, str]:
+    """The credentials a service's image expects, matching what its default endpoint's relationship says.
+
+    `services` (the project's, by name) tells a primary which replicas stream from it, since it creates
+    the users their endpoints name, and tells a replica its primary."""
     if not service.endpoints:
         return {}
+    if service.replica:
+        return replica_env(service, project, credentials, services or {})
+    replicas = tuple(s for s in (services or {}).values() if s.primary is not None and s.primary.service == service.name)
     endpoint = service.endpoints[0]
-    password = credentials.get((service.name, endpoint.name)) or derived_password(project, service.name, endpoint.name)
+    password = _password(service, endpoint.name, project, credentials)
     is_default = uses_default_endpoint(service)
     shape = _credentials_for(service, endpoint, is_default, password)
     values = {"username": shape.get("username") or "", "password": shape.get("password") or "",
@@ -178,13 +191,54 @@ def service_env(service: Service, project: str, credentials: Credentials) -> dic
     env = {name: template.format(**values) for name, template in service_types()[service.type].env}
     if service.type in ("mariadb", "mysql", "oracle-mysql"):
         env["ORCHESTRATOR_INIT_SQL"] = mysql_init_sql(service, project, credentials)
+        if any(e.can_replicate for e in service.endpoints):  # replicas read its binary log
+            env["ORCHESTRATOR_BINARY_LOG"] = "1"
     elif service.type == "postgresql" and not is_default:
-        env["ORCHESTRATOR_INIT_SQL"] = postgresql_init_sql(service, project, credentials)
+        env["ORCHESTRATOR_INIT_SQL"] = postgresql_init_sql(service, project, credentials, replicas)
     if service.type == "postgresql" and service.configuration.get("extensions"):
         env["ORCHESTRATOR_EXTENSIONS"] = " ".join(str(e) for e in service.configuration["extensions"])
     if service.type == "rabbitmq" and service.configuration.get("vhosts"):
         env["ORCHESTRATOR_VHOSTS"] = " ".join(str(v) for v in service.configuration["vhosts"])
     return env
+
+
+def replica_env(replica: Service, project: str, credentials: Credentials,
+                services: Mapping[str, Service]) -> dict[str, str]:
+    """What a replica's stand-in needs to stream from its primary: the `primary` relationship's host, the
+    user and password of the primary's replication endpoint, and a name of its own on the primary (its
+    PostgreSQL replication slot, its MariaDB server id). A MariaDB replica also makes its own users (a
+    copy of the primary's schemas carries none) and copies only the schemas that user may read."""
+    rel = replica.primary
+    primary = services.get(rel.service) if rel is not None else None
+    if rel is None or primary is None:  # validation refuses a replica without a primary
+        return {}
+    endpoint = next((e for e in primary.endpoints if e.name == rel.endpoint), primary.endpoints[0])
+    name = re.sub(r"[^a-z0-9_]", "_", replica.name.lower())
+    env = {"ORCHESTRATOR_PRIMARY_HOST": f"{rel.name}.internal",
+           "ORCHESTRATOR_PRIMARY_PORT": str(service_types()[replica.type].port),
+           "ORCHESTRATOR_PRIMARY_USER": endpoint.name,
+           "ORCHESTRATOR_PRIMARY_PASSWORD": _password(primary, endpoint.name, project, credentials)}
+    if service_types()[replica.type].family == "mysql":
+        env["ORCHESTRATOR_INIT_SQL"] = mysql_init_sql(replica, project, credentials)
+        env["ORCHESTRATOR_REPLICA_SCHEMAS"] = " ".join(sorted(endpoint.privileges))
+        env["ORCHESTRATOR_SERVER_ID"] = str(2 + int(hashlib.sha256(name.encode()).hexdigest()[:7], 16))
+    else:
+        env["ORCHESTRATOR_REPLICA_SLOT"] = f"replica_{name}"
+    return env
+
+
+def replica_users(primary: Service, replicas: tuple[Service, ...]) -> tuple[Endpoint, ...]:
+    """The users a primary creates for its replicas: an endpoint of a replica is the primary's user of the
+    same name (a streamed copy has only the primary's users), so each name the primary lacks becomes a
+    read-only user of the schemas that endpoint names."""
+    own = {e.name for e in primary.endpoints}
+    schemas: dict[str, dict[str, str]] = {}
+    for replica in replicas:
+        for endpoint in replica.endpoints:
+            if endpoint.name not in own:
+                named = ([endpoint.schema] if endpoint.schema else []) + list(endpoint.privileges)
+                schemas.setdefault(endpoint.name, {}).update({schema: "ro" for schema in named or ["main"]})
+    return tuple(Endpoint(name, next(iter(levels)), levels) for name, levels in sorted(schemas.items()))
 
 
 MYSQL_GRANTS = {
@@ -210,14 +264,14 @@ def mysql_init_sql(service: Service, project: str, credentials: Credentials) -> 
             user, password = "user", ""
         else:
             user = endpoint.name
-            password = credentials.get((service.name, endpoint.name)) or derived_password(project, service.name,
-                                                                                        endpoint.name)
+            password = _password(service, endpoint.name, project, credentials)
         lines.append(f"CREATE USER IF NOT EXISTS {_sql_text(user)}@'%' IDENTIFIED BY {_sql_text(password)};")
         lines.append(f"ALTER USER {_sql_text(user)}@'%' IDENTIFIED BY {_sql_text(password)};")
         for schema, level in endpoint.privileges.items():
             if level in MYSQL_GRANTS:
                 lines.append(f"GRANT {MYSQL_GRANTS[level]} ON `{schema}`.* TO {_sql_text(user)}@'%';")
-            else:  # replication, replication-admin: server-wide
+            else:  # replication, replication-admin: read and lock the schema (a replica's first copy), stream the log
+                lines.append(f"GRANT SELECT, LOCK TABLES, SHOW VIEW ON `{schema}`.* TO {_sql_text(user)}@'%';")
                 lines.append(f"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {_sql_text(user)}@'%';")
     return "\n".join(lines) + "\n"
 
@@ -229,25 +283,28 @@ POSTGRESQL_GRANTS = {
 }
 
 
-def postgresql_init_sql(service: Service, project: str, credentials: Credentials) -> str:
-    """A psql script, run once when the data directory is created, that makes every database of
-    `databases` and a login role per endpoint with the privileges its config grants."""
+def postgresql_init_sql(service: Service, project: str, credentials: Credentials,
+                        replicas: tuple[Service, ...] = ()) -> str:
+    """A psql script, applied at every start (it is idempotent), that makes every database of `databases`
+    and a login role per endpoint with the privileges its config grants, including the users of the
+    replicas that stream from it (replica_users)."""
     def ident(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
     databases = service.configuration.get("databases") or ["main"]
+    endpoints = service.endpoints + replica_users(service, replicas)
     lines = []
     for database in databases:
         lines.append(f"SELECT 'CREATE DATABASE {ident(database)}' WHERE NOT EXISTS "
                      f"(SELECT FROM pg_database WHERE datname = {_sql_text(database)})\\gexec")
-    for endpoint in service.endpoints:
-        password = credentials.get((service.name, endpoint.name)) or derived_password(project, service.name,
-                                                                                    endpoint.name)
+    for endpoint in endpoints:
+        password = _password(service, endpoint.name, project, credentials)
         lines.append(f"SELECT 'CREATE ROLE {ident(endpoint.name)} LOGIN' WHERE NOT EXISTS "
                      f"(SELECT FROM pg_roles WHERE rolname = {_sql_text(endpoint.name)})\\gexec")
-        lines.append(f"ALTER ROLE {ident(endpoint.name)} LOGIN PASSWORD {_sql_text(password)};")
+        lines.append(f"ALTER ROLE {ident(endpoint.name)} LOGIN {'' if endpoint.replication else 'NO'}REPLICATION "
+                     f"PASSWORD {_sql_text(password)};")
     for database in databases:
         lines.append(f"\\connect {ident(database)}")
-        for endpoint in service.endpoints:
+        for endpoint in endpoints:
             level = endpoint.privileges.get(database)
             if level not in POSTGRESQL_GRANTS:
                 continue

@@ -36,7 +36,7 @@ def credentials(project: Project) -> dict[tuple[str, str], str]:
     changed = False
     for service in project.services:
         for endpoint in service.endpoints:
-            entry = stored.setdefault(service.name, {})
+            entry = stored.setdefault(service.credentials_owner, {})  # a replica's users are its primary's
             if endpoint.name not in entry:
                 entry[endpoint.name] = secrets.token_hex(12)
                 changed = True

@@ -153,6 +153,16 @@ class Endpoint:
     name: str
     schema: str | None
     privileges: dict[str, str] = field(default_factory=dict)
+    replication: bool = False  # PostgreSQL `replication: true`: its role may stream the whole server
+
+    @property
+    def can_replicate(self) -> bool:
+        """Whether a replica may stream from the primary as this endpoint's user (MariaDB grants it as a
+        privilege level on a schema, PostgreSQL as a flag of the endpoint)."""
+        return self.replication or any(level.startswith("replication") for level in self.privileges.values())
+
+
+PRIMARY_RELATIONSHIP = "primary"  # the only name a replica's relationship to its primary may have
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,19 @@ class Service:
     endpoints: tuple[Endpoint, ...]
     relationships: tuple[Relationship, ...]
     origin: Origin
+    replica: bool = False  # a read-only replica (`postgresql-replica`, `mariadb-replica`)
+
+    @property
+    def primary(self) -> Relationship | None:
+        """A replica's relationship to the primary it streams from."""
+        return next((r for r in self.relationships if r.name == PRIMARY_RELATIONSHIP), None) if self.replica else None
+
+    @property
+    def credentials_owner(self) -> str:
+        """Whose stored passwords this service's endpoints use: a replica copies its primary's users, so an
+        endpoint of a replica is the primary's user of the same name."""
+        primary = self.primary
+        return primary.service if primary is not None else self.name
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def validate_service(name: str, node: Node) -> Service | None:
     relationships = parse_relationships(node.get("relationships"))
     return Service(name=name, type=type_name, version=version, disk=disk, size=size, container_profile=profile,
                    configuration=plain(configuration.value) if configuration else {},
-                   endpoints=endpoints, relationships=relationships, origin=node.origin)
+                   endpoints=endpoints, relationships=relationships, origin=node.origin,
+                   replica=bool(catalog.replica_of))
 
 
 def _endpoints(type_name: str, catalog: ServiceType, configuration: Node | None) -> tuple[Endpoint, ...]:
@@ -73,11 +74,13 @@ def _endpoints(type_name: str, catalog: ServiceType, configuration: Node | None)
         configuration.check_keys(catalog.local_configuration,
                                  no_effect={key: f"{type_name} `{key}`" for key in catalog.accepted_configuration})
     family = catalog.family
+    replica = bool(catalog.replica_of)
     if family == "mysql":
-        return _database_endpoints(configuration, "schemas", "default_schema", MYSQL_PRIVILEGES, catalog.endpoint or "mysql")
+        return _database_endpoints(configuration, "schemas", "default_schema", MYSQL_PRIVILEGES, catalog.endpoint or "mysql",
+                                   replica)
     if family == "postgresql":
         return _database_endpoints(configuration, "databases", "default_database", POSTGRESQL_PRIVILEGES,
-                                   catalog.endpoint or "postgresql")
+                                   catalog.endpoint or "postgresql", replica)
     if configuration is not None:
         if family == "redis":
             configuration.choice("maxmemory_policy", REDIS_POLICIES)
@@ -100,8 +103,12 @@ def _endpoints(type_name: str, catalog: ServiceType, configuration: Node | None)
 
 
 def _database_endpoints(configuration: Node | None, schemas_key: str, default_key: str,
-                        privileges_allowed: tuple[str, ...], default_endpoint: str) -> tuple[Endpoint, ...]:
-    """MariaDB/PostgreSQL: schemas plus endpoints with privileges; defining either disables the defaults."""
+                        privileges_allowed: tuple[str, ...], default_endpoint: str,
+                        replica: bool = False) -> tuple[Endpoint, ...]:
+    """MariaDB/PostgreSQL: schemas plus endpoints with privileges; defining either disables the defaults.
+
+    A replica holds its primary's schemas: without its own list, the schemas its endpoints name are
+    checked against the primary's once every service is known (config/validate.py)."""
     schemas = configuration.string_list(schemas_key) if configuration else None
     endpoints_node = configuration.mapping("endpoints") if configuration else None
     if configuration is not None and configuration.value and "extensions" in configuration.value:
@@ -112,16 +119,19 @@ def _database_endpoints(configuration: Node | None, schemas_key: str, default_ke
     if endpoints_node is None:
         return (Endpoint(default_endpoint, schema_list[0] if schema_list else None,
                          {schema_list[0]: "admin"} if schema_list else {}),)
+    own_schemas = schemas is not None or not replica  # else: the primary's, checked later
+    flag = "replication" if schemas_key == "databases" and not replica else None  # PostgreSQL's replication flag
     result = []
     for name, endpoint in endpoints_node.items():
         if not endpoint.is_map(allow_null=False):
             continue
-        endpoint.check_keys((default_key, "privileges"))
+        endpoint.check_keys((default_key, "privileges") + ((flag,) if flag else ()))
+        replication = bool(endpoint.boolean(flag)) if flag else False
         default = endpoint.string(default_key)
         privileges: dict[str, str] = {}
         privileges_node = endpoint.mapping("privileges")
         for schema, level in (privileges_node.items() if privileges_node else ()):
-            if schema not in schema_list:
+            if own_schemas and schema not in schema_list:
                 level.error(f"grants privileges on '{schema}', which is not in `{schemas_key}`",
                             f"{schemas_key}: {', '.join(schema_list) or '(none)'}; add it there or fix the name")
             text = level.as_string()
@@ -129,10 +139,10 @@ def _database_endpoints(configuration: Node | None, schemas_key: str, default_ke
                 level.error(f"'{text}' is not one of: {', '.join(privileges_allowed)}")
             elif text is not None:
                 privileges[schema] = text
-        if default is not None and default not in schema_list:
+        if own_schemas and default is not None and default not in schema_list:
             endpoint.child(default_key).error(  # type: ignore[union-attr]
                 f"'{default}' is not in `{schemas_key}`", f"{schemas_key}: {', '.join(schema_list) or '(none)'}")
-        result.append(Endpoint(name, default, privileges))
+        result.append(Endpoint(name, default, privileges, replication))
     return tuple(result)
 
 

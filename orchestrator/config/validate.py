@@ -13,6 +13,7 @@ from orchestrator.config.checks import Checker, Node, join_key
 from orchestrator.config.loader import RawConfig, load
 from orchestrator.config.model import App, Project, Service
 from orchestrator.config.relationships import APP_ENDPOINT, check_targets
+from orchestrator.config.replicas import check_replicas
 from orchestrator.config.routes import default_route, parse_routes
 from orchestrator.config.services import validate_service
 from orchestrator.errors import ConfigError, ConfigProblem
@@ -96,7 +97,9 @@ def _check_relationships(ck: Checker, apps: list[App], services: dict[str, Servi
             edges[app.name].update(r.service for r in settings.relationships
                                    if r.service in app_names and r.endpoint == APP_ENDPOINT)
     for service in services.values():
-        check_targets(service.relationships, f"service '{service.name}'", ck, {}, app_names)
+        if not service.replica:  # a replica's one relationship, to its primary, is checked by check_replicas
+            check_targets(service.relationships, f"service '{service.name}'", ck, {}, app_names)
+    check_replicas(ck, services)
     cycle = _find_cycle(edges)
     if cycle:
         first = next(a for a in apps if a.name == cycle[0])
