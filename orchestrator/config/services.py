@@ -6,6 +6,7 @@ service's `configuration.endpoints` (with the schemas they may touch) is checked
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from orchestrator.catalog import PROFILES, SIZES, ServiceType, service_types
@@ -31,7 +32,9 @@ def parse_type(node: Node, known: dict) -> tuple[str, str] | None:
         node.error(f"'{text}' must be written `type:version`", "e.g. `mariadb:11.4`")
         return None
     if name not in known:
-        node.error(f"unknown service type '{name}'", f"known types: {', '.join(sorted(known))}")
+        close = difflib.get_close_matches(name, known, n=1)  # `postgres-replica`, as a docs example writes it
+        node.error(f"unknown service type '{name}'",
+                   (f"did you mean '{close[0]}'? " if close else "") + f"known types: {', '.join(sorted(known))}")
         return None
     if version not in known[name].versions:
         node.error(f"unknown version '{version}' of {name}", f"known versions: {', '.join(known[name].versions)}")
