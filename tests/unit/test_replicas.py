@@ -255,6 +255,6 @@ def test_a_replicas_endpoints_are_stored_as_its_primarys(tmp_path, monkeypatch):
 def test_the_type_a_docs_example_misspells_is_refused_with_the_right_name(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, POSTGRESQL.replace("postgresql-replica:15", "postgres-replica:15"))
-    [problem] = caught.value.problems
+    problem = next(p for p in caught.value.problems if p.key == "services.db-replica.type")
     assert problem.message == "unknown service type 'postgres-replica'"
     assert problem.hint.startswith("did you mean 'postgresql-replica'?")
