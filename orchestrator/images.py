@@ -101,7 +101,8 @@ def stand_in_release(runtime: str, version: str) -> tuple[str, str]:
 SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),
                      "postgresql": ("postgresql", "15"), "redis": ("redis", "7.0"),
                      "redis-persistent": ("redis", "7.0"), "memcached": ("memcached", "1.6"),
-                     "rabbitmq": ("rabbitmq", "3.10")}
+                     "rabbitmq": ("rabbitmq", "3.10"), "postgresql-replica": ("postgresql", "15"),
+                     "mariadb-replica": ("mariadb", "10.11")}
 
 
 @dataclass
