@@ -24,7 +24,7 @@ from orchestrator.controller import (APP_ENV, Action, Deployer, decide, describe
                                      run_parallel)
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
-from orchestrator.failures import crash_of
+from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
 from orchestrator.plan import APP_USER, LABEL, Plan, environment_for, translate
@@ -366,16 +366,26 @@ def uptime(state: ContainerState, now: datetime | None = None) -> str:
 
 def last_exit_codes(engine: Engine, states: list[ContainerState]) -> dict[str, int]:
     """The exit code of each instance's last run. The engine forgets it when the restart policy starts
-    the container again, so for a restarted app container it is read from what the init kept."""
-    codes = {}
-    for state in states:
-        code = state.exit_code
-        if state.status == "running" and state.restart_count and state.labels.get(f"{LABEL}.role") != "service":
-            status, output, _ = engine.exec(state.id, ["cat", "/run/orchestrator/last-exit"])
-            if status == 0 and output.strip().isdigit():
-                code = int(output.strip())
-        codes[state.id] = code
-    return codes
+    the container again, so for a restarted container it is read from what the init kept, else from the
+    engine's events (its last `die`)."""
+    return {state.id: _restarted_exit(engine, state) if state.status == "running" and state.restart_count
+            else state.exit_code for state in states}
+
+
+EXIT_EVENTS_SECONDS = 3600  # how far back the engine's events are asked for a restarted container's last exit
+
+
+def _restarted_exit(engine: Engine, state: ContainerState) -> int:
+    """The last exit of a container the restart policy started again: the init's file (app containers
+    whose /run outlives a restart), else the engine's last `die` event of it (services too)."""
+    if state.labels.get(f"{LABEL}.role") != "service":
+        status, output, _ = engine.exec(state.id, ["cat", "/run/orchestrator/last-exit"])
+        if status == 0 and output.strip().isdigit():
+            return int(output.strip())
+    now = time.time()
+    ended = [run for run in runs(engine.container_events(state.id, now - EXIT_EVENTS_SECONDS, now))
+             if run.exit_code is not None]
+    return ended[-1].exit_code if ended else state.exit_code
 
 
 def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
