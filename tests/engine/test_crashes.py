@@ -80,3 +80,15 @@ def test_workers_that_crash_or_run_out_of_memory_on_start_are_reported_and_the_d
                      r"\(128 MB; --size app--hog=0\.5: 224 MB\)", result.stderr), result.stderr
     hog = next(line for line in crashes.ok("ps").stdout.splitlines() if line.startswith("app--hog"))
     assert "out of memory" in hog
+
+
+def test_a_web_instance_that_crashes_without_a_deploy_hook_is_named_in_its_routes_warning(crashes):
+    crashes.edit("hooks:\n  deploy: |\n    echo migrated\n", "")
+    crashes.edit("wsgi:app", BROKEN)
+    result = crashes.cli("up")
+    assert result.returncode == 0, result.stdout + result.stderr  # as on the platform: the deploy stands
+    warning = result.stderr[result.stderr.index("warning: route "):]
+    assert re.match(r"warning: route https://\S+ \(app app\) does not answer: .*; web instance app exited with "
+                    r"status 3 after \d+\.\d s.*; its last log lines:\n", warning), warning
+    assert "ModuleNotFoundError: No module named 'missing_module'" in warning
+    assert "warning: web instance app" not in result.stderr  # said once, in the route's warning
