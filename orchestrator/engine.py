@@ -569,6 +569,16 @@ class Engine:
                   if line.startswith("oom_kill ") and line.split()[1].isdigit()]
         return max(counts) if counts else None
 
+    def read_file(self, container: str, path: str) -> bytes | None:
+        """A file of a running container; None when it is not there, or the container refuses an exec (it
+        stopped, or the restart policy is starting it again, since it was listed)."""
+        from docker.errors import APIError
+        try:
+            code, output, _ = self.exec(container, ["cat", path], workdir="/")
+        except APIError:
+            return None
+        return output if code == 0 else None
+
     def log_tail(self, container: str, count: int) -> str:
         """The container's last `count` log lines as text; empty when it is gone."""
         from docker.errors import NotFound

@@ -379,9 +379,9 @@ def _restarted_exit(engine: Engine, state: ContainerState) -> int:
     """The last exit of a container the restart policy started again: the init's file (app containers
     whose /run outlives a restart), else the engine's last `die` event of it (services too)."""
     if state.labels.get(f"{LABEL}.role") != "service":
-        status, output, _ = engine.exec(state.id, ["cat", "/run/orchestrator/last-exit"])
-        if status == 0 and output.strip().isdigit():
-            return int(output.strip())
+        kept = (engine.read_file(state.id, "/run/orchestrator/last-exit") or b"").strip()
+        if kept.isdigit():
+            return int(kept)
     now = time.time()
     ended = [run for run in runs(engine.container_events(state.id, now - EXIT_EVENTS_SECONDS, now))
              if run.exit_code is not None]

@@ -92,3 +92,13 @@ def test_a_web_instance_that_crashes_without_a_deploy_hook_is_named_in_its_route
                     r"status 3 after \d+\.\d s.*; its last log lines:\n", warning), warning
     assert "ModuleNotFoundError: No module named 'missing_module'" in warning
     assert "warning: web instance app" not in result.stderr  # said once, in the route's warning
+
+
+def test_a_size_with_more_cpus_than_the_engine_has_runs_capped_at_what_it_has(crashes):
+    crashes.edit(BROKEN, "wsgi:app")
+    crashes.ok("up", "--size", "app=8")
+    host = crashes.container("app").attrs["HostConfig"]
+    cpus = crashes.engine.info()["NCPU"]
+    assert (host["NanoCpus"], host["Memory"]) == (min(8, cpus) * 10**9, 2240 * 1024 * 1024)
+    assert "keep web app: unchanged" in crashes.ok("up", "--dry-run", "--size", "app=8").stdout  # it stays so
+    assert "recreate web app: limits changed" in crashes.ok("up", "--dry-run").stdout  # without it: back to AUTO
