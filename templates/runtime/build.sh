@@ -1,8 +1,8 @@
 #!/bin/sh
-# Runs once, as root, in the build container (rendered into /app/.orchestrator by orchestrator/images.py):
+# Runs once in the build container (rendered into /app/.orchestrator by orchestrator/images.py), as root:
 # moves the orchestrator's files out of the app dir, trusts the host's extra CA certificates, installs the
-# init and its helpers and the `web` user the app runs as, then installs dependencies and runs the build
-# hook from /app, as the platform does. The build-time variables live in a file read here and deleted, so
+# init and its helpers and the `web` user the app runs as, installs dependencies, then runs the build hook
+# from /app as that user, as the platform does. The build-time variables live in a file read here and deleted, so
 # they exist during the build only; tools keep their download caches in PLATFORM_CACHE_DIR (a volume
 # kept from one build to the next), so a rebuild after an edit does not download everything again.
 set -e
@@ -47,9 +47,17 @@ if [ -f /opt/orchestrator/dependencies.sh ]; then
   echo "orchestrator: installing dependencies"
   sh -e /opt/orchestrator/dependencies.sh
 fi
+# The build hook runs as the app's user, as on the platform: it may write /app, /tmp and the cache, not the
+# system, so pip (and its kin) install into that user's site under /app/.local, where the app finds them.
+as_app=""
+if id web >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
+  chown -R web: /app ${PLATFORM_CACHE_DIR:+"$PLATFORM_CACHE_DIR"}
+  as_app="setpriv --reuid=web --regid=web --init-groups --"
+fi
 if [ -f /opt/orchestrator/build-hook.sh ]; then
   echo "orchestrator: running the build hook"
-  sh /opt/orchestrator/build-hook.sh   # like the platform: fails only when its last command fails, unless it sets -e
+  # like the platform: fails only when its last command fails, unless it sets -e
+  $as_app sh /opt/orchestrator/build-hook.sh
 fi
 # what the build left in /tmp is not part of the image (the cache is a volume, not in the image either);
 # the app's files must be readable by the user it runs as
