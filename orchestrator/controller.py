@@ -22,7 +22,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from orchestrator.engine import ContainerState, Engine, EngineError
@@ -219,6 +219,7 @@ class Deployer:
     engine: Engine
     say: Callable[[str], None]
     started_at: float = 0.0  # when apply began (epoch seconds): the engine's events from then tell each run
+    started: dict[str, float] = field(default_factory=dict)  # instance -> when this deploy started it (monotonic)
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
         is_app = spec.role in ("web", "worker")
@@ -308,6 +309,7 @@ class Deployer:
         for action in batch:
             self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
         errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or a.old.container_id), batch)
+        self.started.update({a.instance: time.monotonic() for a in batch})
         failed = [(a, e) for a, e in zip(batch, errors) if e is not None]
         if failed:
             action, error = failed[0]

@@ -376,18 +376,24 @@ def php_extension_steps(build: ImageBuild) -> list[str]:
     return steps
 
 
-def dependency_script(build: ImageBuild) -> str:
-    """Shell lines that install the app's PHP extensions and `dependencies` and run its build flavor,
-    before the build hook."""
+def system_dependency_script(build: ImageBuild) -> str:
+    """Shell lines, run as root in the app's system image, that install its PHP extensions and global
+    `dependencies` (they change the system, never the app dir)."""
     steps = php_extension_steps(build)
     python_deps = {**build.dependencies.get("python", {}), **build.dependencies.get("python3", {})}
     if python_deps:
         specs = " ".join(shlex.quote(_pip_spec(name, c)) for name, c in sorted(python_deps.items()))
-        steps.append(f"python3 -m pip install {specs}")
+        steps.append(f"python3 -m pip install --no-cache-dir {specs}")
     node_deps = build.dependencies.get("nodejs", {})
     if node_deps:
         specs = " ".join(shlex.quote(f"{n}@{c}" if c not in ("*", "") else n) for n, c in sorted(node_deps.items()))
         steps.append(f"npm install -g {specs}")
+    return "\n".join(steps) + "\n" if steps else ""
+
+
+def flavor_script(build: ImageBuild) -> str:
+    """The build flavor's steps, run from /app as the app's user before the build hook."""
+    steps = []
     if build.flavor in (None, "default") and build.runtime == "nodejs":
         steps.append("if [ -f package.json ]; then npm prune && npm install; fi")
     if build.flavor in (None, "composer") and build.runtime == "php":
@@ -418,20 +424,34 @@ def _pip_spec(name: str, constraint: str) -> str:
     return f"{name}{constraint}"
 
 
-RUNTIME_FILES = ("build.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm", "orchestrator-env")
-"""What every app image gets from `templates/runtime/`; build.sh installs them."""
+SYSTEM_FILES = ("prepare.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm", "orchestrator-env")
+"""What every app's system image gets from `templates/runtime/`; prepare.sh installs them."""
+SYSTEM_DIR = "/opt/orchestrator"
 BUILD_COMMAND = ["/bin/sh", f"{APP_DIR}/.orchestrator/build.sh"]
 
 
-def build_files(build: ImageBuild) -> dict[str, bytes]:
-    """The orchestrator's files of a build, by name under `.orchestrator/`: the runtime files, the
-    build-time variables, the dependency and build-hook scripts (also what `compose` writes)."""
+def system_files(build: ImageBuild) -> dict[str, bytes]:
+    """The files of an app's system image, by name: the runtime's tools, the script installing them with
+    the app's global dependencies, and the host's extra CA certificates (`ca/NAME.crt`)."""
     runtime = templates_dir() / "runtime"
-    files = {name: (runtime / name).read_bytes() for name in RUNTIME_FILES}
-    files["build-env"] = build_env_file(build).encode()
-    dependencies = dependency_script(build)
+    files = {name: (runtime / name).read_bytes() for name in SYSTEM_FILES}
+    dependencies = system_dependency_script(build)
     if dependencies:
-        files["dependencies.sh"] = dependencies.encode()
+        files["system-dependencies.sh"] = dependencies.encode()
+    if HOST_CA_DIR.is_dir():
+        for certificate in sorted(HOST_CA_DIR.glob("*.crt")):
+            files[f"ca/{certificate.name}"] = certificate.read_bytes()
+    return files
+
+
+def app_build_files(build: ImageBuild) -> dict[str, bytes]:
+    """The files of the app's build, by name under `/app/.orchestrator/`: the build script, the build-time
+    variables, the flavor's steps and the build hook."""
+    files = {"build.sh": (templates_dir() / "runtime" / "build.sh").read_bytes(),
+             "build-env": build_env_file(build).encode()}
+    flavor = flavor_script(build)
+    if flavor:
+        files["flavor.sh"] = flavor.encode()
     if build.build_hook:
         files["build-hook.sh"] = build.build_hook.encode()
     return files
@@ -444,25 +464,34 @@ def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
+def _add_files(archive: tarfile.TarFile, prefix: str, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        info = tarfile.TarInfo(f"{prefix}/{name}")
+        info.size = len(data)
+        info.mode = 0o755 if name.endswith(".sh") or "/" not in name and name.startswith(("orchestrator-", "sv")) \
+            else 0o644
+        archive.addfile(info, io.BytesIO(data))
+
+
+def system_context(build: ImageBuild) -> bytes:
+    """A tar to unpack at /: the system image's files under SYSTEM_DIR."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        _add_files(archive, SYSTEM_DIR.strip("/"), system_files(build))
+    return buffer.getvalue()
+
+
 def build_context(build: ImageBuild, project_root: Path) -> io.BytesIO:
-    """A tar to unpack at /: the app's source under /app (`.dockerignore` honoured) with `.orchestrator/`
-    beside it (the build files and the host's extra CA certificates)."""
+    """A tar to unpack at /: the app's source under /app (`.dockerignore` honoured) with the build's files
+    in /app/.orchestrator."""
     app_root = (project_root / build.context).resolve()
     prefix = APP_DIR.strip("/")
-    extra = {f".orchestrator/{name}": data for name, data in build_files(build).items()}
-    if HOST_CA_DIR.is_dir():
-        for certificate in sorted(HOST_CA_DIR.glob("*.crt")):
-            extra[f".orchestrator/ca/{certificate.name}"] = certificate.read_bytes()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         folder = tarfile.TarInfo(prefix)
         folder.type, folder.mode = tarfile.DIRTYPE, 0o755
         archive.addfile(folder)
-        for name, data in extra.items():
-            info = tarfile.TarInfo(f"{prefix}/{name}")
-            info.size = len(data)
-            info.mode = 0o755 if name.endswith((".sh", "init", "/sv", "-cron", "-env")) else 0o644
-            archive.addfile(info, io.BytesIO(data))
+        _add_files(archive, f"{prefix}/.orchestrator", app_build_files(build))
         for rel, path in source.list_files(app_root):
             if not rel.startswith(".orchestrator/"):
                 archive.add(str(path), arcname=f"{prefix}/{rel}", recursive=False, filter=_root_owned)
@@ -470,13 +499,40 @@ def build_context(build: ImageBuild, project_root: Path) -> io.BytesIO:
     return buffer
 
 
+def _restored_entrypoint(engine: Engine, base_ref: str) -> list[str]:
+    config = engine.image_config(base_ref)
+    return [f"WORKDIR {APP_DIR}", f"ENTRYPOINT {json.dumps(config.get('Entrypoint') or [])}",
+            f"CMD {json.dumps(config.get('Cmd') or ['/bin/sh'])}"]
+
+
+def system_image(engine: Engine, build: ImageBuild, base: Resolution, reporter: Reporter, project: str) -> str:
+    """The app's system image (base + prepare.sh): made by a commit, slow on some storage drivers, so
+    kept by a tag of its inputs and remade only when the base, the global dependencies or the runtime's
+    tools change."""
+    context = system_context(build)
+    base_id = engine.image_id(base.ref) or base.ref
+    ref = f"orchestrator/{project}-{names.safe(build.app)}-system:{_short_digest(base_id.encode() + context)}"
+    found = engine.image_id(ref)
+    if found:
+        return ref
+    labels = {IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
+    with reporter.working(f"preparing the system image of app {build.app} (from {base.ref}; once per base and "
+                          "global dependencies)"):
+        engine.build_in_container(
+            name=names.join(project, names.safe(build.app), "system"), base=base.ref, context=context,
+            command=["/bin/sh", f"{SYSTEM_DIR}/prepare.sh"], env=IMAGE_ENV, labels=labels, volumes=[], tag=ref,
+            on_line=reporter.detail, changes=_restored_entrypoint(engine, base.ref))
+    return ref
+
+
 def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, project_root: Path,
                     reporter: Reporter, project: str, force: bool = False) -> str:
     """The app's image id, building it only when its tag is missing or its base image changed.
 
-    The build runs in a container of the base image with the app's build cache volume mounted at
-    PLATFORM_CACHE_DIR (kept from one build to the next, as on the platform), then that container is
-    committed: the build-time variables and the cache never enter the image."""
+    The build runs in a container of the app's system image, with /app in a volume of its own and the
+    app's build cache volume at PLATFORM_CACHE_DIR (kept from one build to the next, as on the platform);
+    the image is the system image plus one layer, /app: the build-time variables and the cache never
+    enter it."""
     base = resolver.runtime_base(build.runtime, build.version, build.base_image)
     base_id = engine.image_id(base.ref) or base.ref
     existing = engine.image_id(build.image)
@@ -484,14 +540,12 @@ def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, 
     # an image made before identity labels left images carries one: rebuild it, or its containers look ours
     if existing and not force and found.get(BASE_LABEL) == base_id and IDENTITY_LABEL not in found:
         return existing
+    system = system_image(engine, build, base, reporter, project)
     labels = {BASE_LABEL: base_id, IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
-    config = engine.image_config(base.ref)
-    changes = [f"WORKDIR {APP_DIR}", f"ENTRYPOINT {json.dumps(config.get('Entrypoint') or [])}",
-               f"CMD {json.dumps(config.get('Cmd') or ['/bin/sh'])}"]
     with reporter.working(f"building image {build.image} for app {build.app} (from {base.ref})"):
         engine.ensure_volume(build.cache_volume, build.cache_labels)
         return engine.build_in_container(
-            name=names.join(project, names.safe(build.app), "build"), base=base.ref,
+            name=names.join(project, names.safe(build.app), "build"), base=system,
             context=build_context(build, project_root), command=BUILD_COMMAND, env=IMAGE_ENV, labels=labels,
             volumes=[(build.cache_volume, BUILD_CACHE_DIR)], tag=build.image, on_line=reporter.detail,
-            changes=changes)
+            layer_of=APP_DIR)

@@ -212,12 +212,12 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
     routes = check_routes(engine, plan, states, deployer.started_at)
     told = {check.route.upstream for check in routes if check.problem}  # a crashed web is in its route's warning
-    crashes = started_crashes(engine, actions, states, deployer.started_at, applied, told)
+    crashes = started_crashes(engine, actions, states, deployer.started_at, deployer.started, applied, told)
     return UpResult(actions, plan, resolver.notes, states, routes, local_ca, crashes)
 
 
 def started_crashes(engine: Engine, actions: list[Action], states: list[ContainerState], since: float,
-                    applied: float, told: set[str]) -> list[str]:
+                    started_at: dict[str, float], applied: float, told: set[str]) -> list[str]:
     """The app instances this deploy started that have crashed since (a worker whose command exits at once
     fails no deploy, as on the platform, but says why here), each as a crash report. Each has had at least
     SETTLE_SECONDS (after the deploy, the route checks usually took that long already)."""
@@ -226,7 +226,8 @@ def started_crashes(engine: Engine, actions: list[Action], states: list[Containe
     by_instance = {s.labels.get(f"{LABEL}.instance"): s for s in states}
     if not started:
         return []
-    time.sleep(max(0.0, applied + SETTLE_SECONDS - time.monotonic()))
+    last_start = max(started_at.get(a.instance, applied) for a in started)  # a web started before its hook ran
+    time.sleep(max(0.0, last_start + SETTLE_SECONDS - time.monotonic()))  # has had its time already
     found = [crash_of(engine, by_instance[a.instance].id, described(a), since) for a in started
              if a.instance in by_instance]
     return [crash.text() for crash in found if crash is not None]

@@ -74,8 +74,8 @@ def test_the_build_context_puts_the_source_under_app_owned_by_root(tmp_path: Pat
     with tarfile.open(fileobj=build_context(plan.images[0], tmp_path)) as archive:
         members = {m.name: m for m in archive.getmembers()}
     assert members["app/main.py"].uid == 0 and members["app/main.py"].uname == "root"
-    assert {"app/.orchestrator/build.sh", "app/.orchestrator/build-env", "app/.orchestrator/build-hook.sh",
-            "app/.orchestrator/orchestrator-env"} <= set(members)
+    assert {"app/.orchestrator/build.sh", "app/.orchestrator/build-env", "app/.orchestrator/build-hook.sh"} \
+        <= set(members)
 
 
 def test_app_instances_run_read_only_with_tmp_and_run_writable_and_nginx_workers_as_web():

@@ -222,14 +222,14 @@ def test_nginx_location_settings_are_honoured_not_warned_about(tmp_path: Path):
 
 
 def test_php_extensions_install_from_debian_packages_and_an_unknown_one_is_named_before_any_build(tmp_path: Path):
-    from orchestrator.images import dependency_script, php_extension_problems
+    from orchestrator.images import php_extension_problems, system_dependency_script
     build = _planned(tmp_path, "name: site\ntype: 'php:8.2'\nruntime:\n  extensions: [apcu, sodium, "
                      "{name: blackfire, configuration: {}}, redis, no_such_ext]\n  disabled_extensions: [calendar]\n",
                      "site").images[0]
     assert php_extension_problems(build) == [
         "app site: PHP extension 'no_such_ext' (runtime.extensions) cannot be had here: no Debian package brings "
         "it; remove it or map an image that has it with --images"]
-    script = dependency_script(build)
+    script = system_dependency_script(build)
     assert "--no-install-recommends php-apcu php-redis >/dev/null" in script  # sodium is in PHP already
     assert "blackfire" not in script and "phpdismod -v ALL -s ALL calendar" in script
 
