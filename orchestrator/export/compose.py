@@ -129,8 +129,11 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         entry["image"] = image_variable(spec.image)
     if spec.env:
         entry["environment"] = {k: _escape(v) for k, v in spec.env.items()}
-    if spec.mounts:
-        entry["volumes"] = [f"{m.volume}:{m.target}" if m.volume else m.target for m in spec.mounts]
+    volumes: list = [f"{m.volume}:{m.target}" if m.volume else m.target for m in spec.mounts]
+    # tmpfs as mounts, not the `tmpfs` key: Swarm ignores that key, and a read-only app needs /tmp and /run
+    volumes += [{"type": "tmpfs", "target": path} for path in spec.tmpfs]
+    if volumes:
+        entry["volumes"] = volumes
     entry["networks"] = {a.network: ({"aliases": list(a.aliases)} if a.aliases else None) for a in spec.networks}
     if spec.ports and spec.role == "router":  # stable ports, which a machine running both tools can move
         entry["ports"] = [f"{p.host_ip}:${{ORCHESTRATOR_ROUTER_{'HTTPS' if p.container_port == 443 else 'HTTP'}"
@@ -143,8 +146,6 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         entry["extra_hosts"] = [f"{host}:{ip}" for host, ip in spec.extra_hosts.items()]
     if spec.read_only:
         entry["read_only"] = True
-    if spec.tmpfs:
-        entry["tmpfs"] = list(spec.tmpfs)
     if spec.healthcheck:
         entry["healthcheck"] = {"test": ["CMD-SHELL", _escape(spec.healthcheck["test"])],
                                 "interval": f"{spec.healthcheck['interval']}s",

@@ -61,7 +61,9 @@ def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prep
             assert (host["NanoCpus"], host["Memory"]) == (int(spec.cpus * 1e9), spec.memory_mb * 1024 * 1024)
             assert host["RestartPolicy"]["Name"] == "unless-stopped" and host["Init"] is True
             assert attrs["Config"]["StopTimeout"] == 15
-            assert sorted(m["Destination"] for m in attrs["Mounts"]) == sorted(m.target for m in spec.mounts)
+            assert sorted(m["Destination"] for m in attrs["Mounts"]) == sorted([m.target for m in spec.mounts]
+                                                                               + list(spec.tmpfs))
+            assert host["ReadonlyRootfs"] is spec.read_only, spec.name
         queue_env = dict(item.split("=", 1) for item in running["app--queue"].attrs["Config"]["Env"])
         assert queue_env["TYPE"] == "worker"
         assert running["app"].attrs["Image"] == running["app--queue"].attrs["Image"]
