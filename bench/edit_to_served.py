@@ -37,14 +37,16 @@ def _page(url: str) -> str:
         return f"error: {error}"
 
 
-def measure(executable: str, source: Path, file: str, text: str, runs: int, domain: str) -> list[float]:
+def measure(name: str, executable: str, source: Path, file: str, text: str, runs: int, domain: str) -> list[float]:
     work = Path(tempfile.mkdtemp(prefix="bench-edit-"))
-    project = work / f"{source.name}-{Path(executable).parent.parent.name}"[:40]
+    project = work / f"{source.name}-{name}"[:40]
     shutil.copytree(source, project, ignore=shutil.ignore_patterns(".git"))
     up = [executable, "up", str(project), "--domain", domain]
     url = f"https://{domain}:{default_ports(project.name)[1]}/"
     try:
-        subprocess.run(up, check=True, capture_output=True)  # warm-up: images, services, the first build
+        warm = subprocess.run(up, capture_output=True, text=True)  # warm-up: images, services, the first build
+        if warm.returncode:
+            raise SystemExit(f"{name}: the first up failed:\n{warm.stderr[-3000:]}")
         current, times = text, []
         for run in range(1, runs + 1):
             edited = f"{text} {run}"
@@ -58,7 +60,7 @@ def measure(executable: str, source: Path, file: str, text: str, runs: int, doma
                     raise SystemExit(f"{url} never showed {edited!r}")
                 time.sleep(0.2)
             times.append(time.monotonic() - start)
-            print(f"  {Path(executable).parent.parent.name} run {run}: {times[-1]:.1f} s", flush=True)
+            print(f"  {name} run {run}: {times[-1]:.1f} s", flush=True)
         return times
     finally:
         subprocess.run([executable, "down", str(project), "--volumes"], capture_output=True)
@@ -78,7 +80,7 @@ def main() -> None:
     sides = [s.split("=", 1) for s in args.side] or [["after", shutil.which("orchestrator") or "orchestrator"]]
     medians = {}
     for name, executable in sides:
-        times = measure(executable, args.project, args.file, args.text, args.runs, args.domain)
+        times = measure(name, executable, args.project, args.file, args.text, args.runs, args.domain)
         medians[name] = statistics.median(times)
         print(f"{name}: median {medians[name]:.1f} s over {len(times)} edits "
               f"({', '.join(f'{t:.1f}' for t in times)})", flush=True)

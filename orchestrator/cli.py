@@ -384,8 +384,7 @@ def cmd_ssh(args: argparse.Namespace) -> int:
         raise OrchestratorError("an interactive shell needs the docker CLI on PATH (for a real terminal)")
     tty = ["-it"] if sys.stdin.isatty() else ["-i"]
     sys.stdout.flush()
-    os.execvp(docker, [docker, "exec", *tty, "-u", operations.APP_USER, "-w", "/app", state.id, "sh", "-c",
-                       operations.LOGIN_SHELL])
+    os.execvp(docker, [docker, "exec", *tty, "-w", "/app", state.id, "sh", "-c", operations.LOGIN_SHELL])
     return 0  # not reached
 
 

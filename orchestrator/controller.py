@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from orchestrator.engine import ContainerState, Engine, EngineError
+from orchestrator.engine import ContainerState, Engine, EngineError, is_lost
 from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, has_crashed, hook_oom, log_tail
 from orchestrator.state import state_dir
-from orchestrator.plan import APP_DIR, APP_USER, LABEL, ContainerSpec, Plan
+from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
 
 FIELDS_LABEL = f"{LABEL}.fields"
 NEXT_SUFFIX = "-next"
@@ -276,8 +276,11 @@ class Deployer:
                 self.stop(actions)
                 self.start(actions, ("service",), created)
                 self.start(actions, ("web", "worker", "router"), created)
-        except DeployFailed:
-            self._roll_back(actions, created)
+        except BaseException:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
+            try:
+                self._roll_back(actions, created)
+            except Exception as rollback_error:  # an engine that is gone cannot be rolled back; the next up converges
+                self.say(f"could not restore the previous containers: {rollback_error}")
             raise
         # 4. commit: drop the old containers, give the new ones their names
         for action in actions:
@@ -331,8 +334,7 @@ class Deployer:
                 output.append(line)
                 self.say(f"  {hook}: {line}")
 
-        status = self.engine.exec_stream(container, [APP_ENV, "sh", "-c", action.spec.hooks[hook]], show, show,
-                                         user=APP_USER)
+        status = self.engine.exec_stream(container, [APP_ENV, "sh", "-c", action.spec.hooks[hook]], show, show)
         if status != 0:
             raise HookFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
                              + _indented(output), status, output)
@@ -394,6 +396,15 @@ class Deployer:
         except Exception:  # a container that is not running has no cron to wait for
             pass
 
+    def _ready(self, container: str) -> bool:
+        """Has the init marked post_start done? False while it cannot say (the container restarting)."""
+        try:
+            return self.engine.exec(container, ["test", "-e", READY_FILE], workdir="/")[0] == 0
+        except Exception as error:  # a container between two runs refuses an exec: the next look decides
+            if is_lost(error):
+                raise
+            return False
+
     def wait_post_start(self, actions: list[Action], container_of: Callable[[Action], str],
                         timeout: float = POST_START_TIMEOUT) -> None:
         """An instance with `web.commands.post_start` counts as up once that has run (the init marks it in
@@ -411,7 +422,7 @@ class Deployer:
                     crash = crash_of(self.engine, container, described(action), self.started_at)
                     raise DeployFailed(crash.text("before its post_start command ended") if crash else
                                        f"{action.role} {action.display} stopped before its post_start command ended")
-                if self.engine.exec(container, ["test", "-e", READY_FILE], workdir="/")[0] == 0:
+                if self._ready(container):
                     del pending[instance]
                 elif time.monotonic() > deadline:
                     raise DeployFailed(f"the post_start command of {action.role} {action.display} did not end "

@@ -392,11 +392,13 @@ class Engine:
                     archive.addfile(entry, io.BytesIO(data))
                 archive.add(layer_file, arcname="new/layer.tar")
             with open(bundle, "rb") as handle:
-                for _ in self.api.load_image(handle):
-                    pass
+                for chunk in self.api.load_image(handle):
+                    if isinstance(chunk, dict) and (chunk.get("error") or chunk.get("errorDetail")):
+                        raise BuildFailed(f"building {tag} failed: the engine refused its layer: "
+                                          f"{chunk.get('error') or chunk.get('errorDetail')}", [])
         found = self.image_id(tag)
-        if found != f"sha256:{image_id}":
-            raise EngineError(f"loading the image {tag} gave {found}, not the image built")
+        if found is None:
+            raise BuildFailed(f"building {tag} failed: loading its layer made no image", [])
         return found
 
     @_retry

@@ -95,7 +95,8 @@ def stand_in_release(runtime: str, version: str) -> tuple[str, str]:
 
     releases = [(release, versions[runtime]) for release, versions in DEBIAN_RUNTIME_VERSIONS.items()
                 if runtime in versions]
-    return min(releases, key=lambda item: distance(item[1]))
+    age = {release: -position for position, release in enumerate(DEBIAN_RUNTIME_VERSIONS)}  # the newer first
+    return min(releases, key=lambda item: (distance(item[1]), age[item[0]]))
 
 
 SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),

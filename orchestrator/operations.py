@@ -27,7 +27,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
-from orchestrator.plan import APP_USER, LABEL, Plan, environment_for, translate
+from orchestrator.plan import LABEL, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
@@ -436,8 +436,8 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     return decoded if show_secrets else mask_relationships(decoded)
 
 
-LOGIN_SHELL = ("cd /app 2>/dev/null; if [ -f /app/.environment ]; then . /app/.environment; fi; "
-               "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi")
+LOGIN_SHELL = ("cd /app 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec orchestrator-env bash -l; "
+               "else exec orchestrator-env sh -l; fi")  # orchestrator-env: the app's user and .environment
 
 
 def instance_container(target: Target, app: str | None, worker: str | None) -> ContainerState:
@@ -456,7 +456,7 @@ def run_command(target: Target, app: str | None, worker: str | None, command: li
                 on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None]) -> int:
     state = instance_container(target, app, worker)
     if state.labels.get(f"{LABEL}.role") in ("web", "worker"):  # as an ssh login: the app's user, .environment
-        return Engine().exec_stream(state.id, [APP_ENV, *command], on_stdout, on_stderr, user=APP_USER)
+        return Engine().exec_stream(state.id, [APP_ENV, *command], on_stdout, on_stderr)
     return Engine().exec_stream(state.id, command, on_stdout, on_stderr)
 
 
@@ -501,7 +501,7 @@ def cron_run(target: Target, app: str | None, name: str, on_stdout: Callable[[by
     known = [cron.name for a in project.apps if a.name == owner for cron in a.crons]
     if name not in known:
         raise OrchestratorError(f"no cron {name}; crons: {', '.join(known) or '(none)'}")
-    return Engine().exec_stream(state.id, ["orchestrator-cron", "run", name], on_stdout, on_stderr, user=APP_USER)
+    return Engine().exec_stream(state.id, ["orchestrator-cron", "run", name], on_stdout, on_stderr)
 
 
 def compose_export(target: Target, output: Path | None, endpoint_mode: str):

@@ -5,6 +5,7 @@
 # app's PHP extensions and global `dependencies`. What comes from the app's source is build.sh's part.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
+export HOME=/root  # tools run here keep their state out of /app, which is the app's layer
 if ls "$here"/ca/*.crt >/dev/null 2>&1 && [ -d /usr/local/share/ca-certificates ]; then
   cp "$here"/ca/*.crt /usr/local/share/ca-certificates/
   update-ca-certificates >/dev/null 2>&1 || true

@@ -37,6 +37,7 @@ def _plan(tmp_path: Path, config: str):
     ("python", "3.12", ("trixie", "3.13")), ("python", "3.14", ("trixie", "3.13")),
     ("php", "7.4", ("bullseye", "7.4")), ("php", "8.1", ("bookworm", "8.2")), ("php", "8.4", ("trixie", "8.4")),
     ("nodejs", "16", ("bookworm", "18")), ("nodejs", "22", ("trixie", "20")), ("nodejs", "10", ("bullseye", "12")),
+    ("rust", "1", ("trixie", "1")),  # every release has it: the newest
 ])
 def test_a_stand_in_comes_from_the_debian_release_nearest_the_requested_version(runtime, version, expected):
     assert stand_in_release(runtime, version) == expected
@@ -100,3 +101,13 @@ def test_build_output_is_shown_line_by_line_off_a_terminal():
         reporter.detail("collecting django")
         reporter.detail("python3.10: not found")
     assert "  | collecting django\n" in stream.getvalue() and "  | python3.10: not found\n" in stream.getvalue()
+
+
+def test_a_failing_environment_file_is_reported_and_the_command_still_runs_with_what_it_exported(tmp_path: Path):
+    from orchestrator.catalog import templates_dir
+    (tmp_path / ".environment").write_text("export EARLY=set-before\nset -e\nfalse\nexport LATE=never\n")
+    result = subprocess.run(["sh", str(templates_dir() / "runtime" / "orchestrator-env"), "sh", "-c",
+                             'echo "early=$EARLY late=${LATE:-unset}"'], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PLATFORM_APP_DIR": str(tmp_path)})
+    assert (result.returncode, result.stdout) == (0, "early=set-before late=unset\n")
+    assert "orchestrator: .environment exited with status 1" in result.stderr
