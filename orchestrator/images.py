@@ -44,6 +44,7 @@ STAND_IN_LABEL = "orchestrator.stand-in"
 BASE_LABEL = "orchestrator.base"
 IMAGE_APP_LABEL = "orchestrator.image.app"  # which app an image is of: never a container identity label,
 IMAGE_PROJECT_LABEL = "orchestrator.image.project"  # which every container started from the image inherits
+SYSTEM_LABEL = "orchestrator.system"  # a system image, shared by apps and projects (no identity)
 IDENTITY_LABEL = "orchestrator.project"  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
 
@@ -508,21 +509,19 @@ def _restored_entrypoint(engine: Engine, base_ref: str) -> list[str]:
 
 def system_image(engine: Engine, build: ImageBuild, base: Resolution, reporter: Reporter, project: str) -> str:
     """The app's system image (base + prepare.sh): made by a commit, slow on some storage drivers, so
-    kept by a tag of its inputs and remade only when the base, the global dependencies or the runtime's
-    tools change."""
+    tagged by its inputs alone and shared by every app and project with the same base, global
+    dependencies and runtime tools; remade only when one of those changes."""
     context = system_context(build)
     base_id = engine.image_id(base.ref) or base.ref
-    ref = f"orchestrator/{project}-{names.safe(build.app)}-system:{_short_digest(base_id.encode() + context)}"
-    found = engine.image_id(ref)
-    if found:
+    ref = f"orchestrator/system-{names.safe(build.runtime)}:{_short_digest(base_id.encode() + context)}"
+    if engine.image_id(ref):
         return ref
-    labels = {IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
-    with reporter.working(f"preparing the system image of app {build.app} (from {base.ref}; once per base and "
-                          "global dependencies)"):
+    with reporter.working(f"preparing the system image {ref} (from {base.ref}; once per base and global "
+                          "dependencies)"):
         engine.build_in_container(
             name=names.join(project, names.safe(build.app), "system"), base=base.ref, context=context,
-            command=["/bin/sh", f"{SYSTEM_DIR}/prepare.sh"], env=IMAGE_ENV, labels=labels, volumes=[], tag=ref,
-            on_line=reporter.detail, changes=_restored_entrypoint(engine, base.ref))
+            command=["/bin/sh", f"{SYSTEM_DIR}/prepare.sh"], env=IMAGE_ENV, labels={SYSTEM_LABEL: build.runtime},
+            volumes=[], tag=ref, on_line=reporter.detail, changes=_restored_entrypoint(engine, base.ref))
     return ref
 
 
