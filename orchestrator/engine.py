@@ -21,6 +21,7 @@ import socket
 import sys
 import tarfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -586,7 +587,18 @@ class Engine:
 
     @_retry
     def rename(self, container: str, name: str) -> None:
-        self.api.rename(container, name)
+        """Rename; a container the engine is restarting (a crash loop) has no network sandbox for a moment,
+        and the engine answers 404 for it although it exists: it is asked again, for up to 10 s."""
+        from docker.errors import NotFound
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.api.rename(container, name)
+                return
+            except NotFound:
+                if time.monotonic() > deadline or self.inspect(container) is None:
+                    raise
+                time.sleep(0.2)
 
     def logs(self, container: str, follow: bool = False, since: int | None = None,
              tail: int | str = "all") -> Iterator[bytes]:
