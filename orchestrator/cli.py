@@ -19,7 +19,27 @@ def _add_project_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default=".", help="project directory (default: the current one)")
     parser.add_argument("--layout", choices=("auto", "upsun", "platform"), default="auto",
                         help="which config to read when a project has both .upsun/ and .platform")
-    parser.add_argument("--project", help="project name (default: the directory's name)")
+    parser.add_argument("--project", type=_project_name, help="project name (default: the directory's name)")
+
+
+def _project_name(text: str) -> str:
+    """A `--project` the engine takes as is, and that names no path: lowercase letters, digits, '-', '_'
+    and '.', at most 40, starting and ending with a letter or digit."""
+    import re
+    from orchestrator.names import safe
+    if safe(text, 40) != text or ".." in text:
+        suggestion = re.sub(r"\.\.+", ".", re.sub(r"[^a-z0-9_.-]+", "-", text.lower())).strip("-._")[:40].rstrip("-._")
+        suggestion = suggestion or "my-project"
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a project name: use lowercase letters, digits, '-', '_' or '.', at most 40 "
+            f"characters, starting and ending with a letter or digit (such as '{suggestion}')")
+    return text
+
+
+def _add_adopt_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adopt", action="store_true",
+                        help="act on the deployment of this project name even though it was made from another "
+                             "directory, and make this directory its home (its containers and data are kept)")
 
 
 def _add_environment_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="build what changed and deploy: services, then web, then workers")
     _add_project_arguments(up)
     _add_environment_arguments(up)
+    _add_adopt_argument(up)
     up.add_argument("--images", help="YAML map of image name (or platform type) -> image to use instead")
     up.add_argument("--dry-run", action="store_true", help="print what would be done, and why; change nothing")
     up.add_argument("-v", "--verbose", action="store_true", help="print every line of the builds' output "
@@ -65,12 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     down = commands.add_parser("down", help="stop and remove the project's containers and networks")
     _add_project_arguments(down)
     down.add_argument("--volumes", action="store_true", help="also delete every volume (all data)")
+    _add_adopt_argument(down)
 
     ps = commands.add_parser("ps", help="instances with state, restarts, last exit code, uptime and size")
     _add_project_arguments(ps)
+    _add_adopt_argument(ps)
 
     logs = commands.add_parser("logs", help="log lines of several instances at once, prefixed by instance")
     _add_project_arguments(logs)
+    _add_adopt_argument(logs)
     _add_selection_arguments(logs)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--since", type=_duration, help="only lines from the last DURATION (e.g. 90, 30s, 10m, 2h)")
@@ -80,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                        ("start", "start stopped instances"), ("restart", "stop, then start instances")):
         command = commands.add_parser(verb, help=text)
         _add_project_arguments(command)
+        _add_adopt_argument(command)
         _add_selection_arguments(command)
 
     rels = commands.add_parser("relationships", help="the decoded PLATFORM_RELATIONSHIPS of an app or worker")
     _add_project_arguments(rels)
+    _add_adopt_argument(rels)
     _add_environment_arguments(rels)
     _add_selection_arguments(rels)
     rels.add_argument("--show-secrets", action="store_true", help="show passwords instead of ********")
@@ -91,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssh = commands.add_parser("ssh", help="a shell (or `-- COMMAND`) in an app's web instance or a worker",
                               usage="orchestrator ssh [DIR] [--app A] [--worker W] [-- COMMAND...]")
     _add_project_arguments(ssh)
+    _add_adopt_argument(ssh)
     _add_selection_arguments(ssh)
 
     cron = commands.add_parser("cron", help="the app's crons (they run on the web instance only)")
@@ -98,9 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     cron_commands.required = True
     cron_list = cron_commands.add_parser("list", help="each cron with its schedule, next and last run")
     _add_project_arguments(cron_list)
+    _add_adopt_argument(cron_list)
     cron_run = cron_commands.add_parser("run", help="run one cron now on the web instance")
     cron_run.add_argument("name")
     _add_project_arguments(cron_run)
+    _add_adopt_argument(cron_run)
     cron_run.add_argument("--app", help="the app whose cron it is")
 
     compose = commands.add_parser("compose", help="the same topology as a Compose file for docker-compose and "
@@ -190,7 +219,8 @@ def _target(args: argparse.Namespace):
         raise OrchestratorError(f"{args.dir}: not a directory")
     return Target(root, args.layout, args.project, getattr(args, "environment", None),
                   getattr(args, "environment_type", None), getattr(args, "domain", None),
-                  getattr(args, "router_port", None), tuple(getattr(args, "size", None) or ()))
+                  getattr(args, "router_port", None), tuple(getattr(args, "size", None) or ()),
+                  bool(getattr(args, "adopt", False)))
 
 
 def _reporter(args: argparse.Namespace | None = None):
@@ -250,23 +280,31 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _last_exit(code: int, oom_killed: bool) -> str:
-    """The last exit status, said to be an out-of-memory kill when it was (a restarted container's own
-    status reads 0 while the engine still knows why it was killed)."""
-    if not oom_killed:
-        return str(code)
-    return f"{code} (out of memory)" if code else "out of memory"
+def _last_exit(code: int, oom_killed: bool, memory_mb: int = 0) -> str:
+    """The last exit status, said to be an out-of-memory kill with the limit when it was (a restarted
+    container's own status reads 0 while the engine still knows why it was killed)."""
+    from orchestrator.failures import exit_text
+    return exit_text(code, oom_killed, memory_mb)
 
 
-def _print_ps(states, exit_codes: dict[str, int] | None = None) -> None:
-    from orchestrator.operations import uptime
+def _print_ps(states, details: dict | None = None) -> None:
+    """The table of `ps` and of `up`'s summary: both read the last exits and the start commands' state
+    the same way (`operations.instance_details`) unless given them."""
+    from orchestrator.operations import InstanceDetail, instance_details, uptime
     from orchestrator.render import table
+    if details is None and states:
+        from orchestrator.engine import Engine
+        try:
+            details = instance_details(Engine(), states)
+        except Exception:  # a summary of what was done: the engine's own state then, as it was observed
+            details = {}
     rows = []
     for state in states:
         labels = state.labels
-        code = (exit_codes or {}).get(state.id, state.exit_code)
+        detail = (details or {}).get(state.id) or InstanceDetail(state.exit_code, state.oom_killed)
+        status = f"{state.status} ({detail.command})" if detail.command and state.status == "running" else state.status
         rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
-                     state.status, str(state.restart_count), _last_exit(code, state.oom_killed),
+                     status, str(state.restart_count), _last_exit(detail.exit_code, detail.oom, state.memory_mb),
                      uptime(state),
                      f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
     print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")
@@ -278,11 +316,16 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if not states:
         print("nothing runs for this project")
         return 0
-    _print_ps(states, operations.last_exit_codes(engine, states))
+    _print_ps(states, operations.instance_details(engine, states))
     for state in states:
         if state.labels.get("orchestrator.role") == "router" and state.ports:
             print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
                                          for inside, host in state.ports) + " (`orchestrator up` lists the routes)")
+    copies = sorted({s.labels.get("orchestrator.instance", s.name) for s in states if s.name.endswith("-next")})
+    if copies:  # a deploy's new copy beside (or instead of) the old one, under its temporary name
+        print(f"a deploy was interrupted (unless one is running right now): {', '.join(copies)} "
+              f"{'has' if len(copies) == 1 else 'have'} a new copy (-next) that it left; `orchestrator up` "
+              "finishes it (`orchestrator start` leaves the new copies alone)")
     return 0
 
 
@@ -314,7 +357,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def _lifecycle(verb: str):
     def run(args: argparse.Namespace) -> int:
         from orchestrator import operations
-        done = _with_prefix(args, lambda: getattr(operations, verb)(_target(args), args.app, args.worker))
+        done = _with_prefix(args, lambda: operations.lifecycle(verb, _target(args), args.app, args.worker,
+                                                               _reporter().step))
         print(f"{verb}: {', '.join(done) or 'nothing'}")
         return 0
     return run
@@ -403,13 +447,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.remote_command = remote
     try:
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # a closed pipe (`ps | head`) shows here, not in the interpreter's flush at exit
+        return code
     except ConfigError as error:
         print(error.render(), file=sys.stderr)
         return error.exit_code
     except OrchestratorError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor is the flush at exit
+        return 0
     except Exception as error:  # the engine went away in a call that had no retry: still no traceback
         from orchestrator.engine import is_lost, lost_engine
         if is_lost(error) or is_lost(error.__cause__):
@@ -419,7 +469,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like: not an error
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

@@ -15,20 +15,20 @@ the workers were not even touched yet).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from orchestrator.engine import ContainerState, Engine, EngineError, is_lost
 from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, has_crashed, hook_oom, log_tail
-from orchestrator.state import state_dir
+from orchestrator.interrupts import Interrupted, Interrupts
 from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
 
 FIELDS_LABEL = f"{LABEL}.fields"
@@ -42,6 +42,10 @@ PARALLELISM = 16
 STOP_GRACE = 15  # seconds, for a container whose spec is not at hand
 KILLED = 137  # the status of a process killed with SIGKILL: by the kernel for memory, or with its container
 REASON_WAIT = 3.0  # seconds a killed hook waits for the engine to notice why
+HOOK_PIDS = "/run/orchestrator/hooks"  # in a web instance: the pid of each running hook, to stop it on a second Ctrl-C
+# a hook runs under a shell that keeps its pid in a file while it runs (its processes are that pid's tree)
+HOOK_WRAPPER = 'f=$1; shift; { mkdir -p "${f%/*}" && echo $$ >"$f"; } 2>/dev/null; "$@"; s=$?; rm -f "$f"; exit $s'
+HOOK_STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL for a hook stopped by a second Ctrl-C
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
 
 
@@ -143,6 +147,11 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
                                   display, spec, current))
         elif wanted_image and current.image_id != wanted_image:
             actions.append(Action("recreate", spec.name, spec.role, "image rebuilt", display, spec, current))
+        elif current.status == "exited" and len(found) == 1:
+            # stopped, and no copy of an interrupted deploy beside it: `orchestrator stop` (or `docker stop`)
+            # stopped it, since the restart policy starts again whatever else ends; it holds until `start`
+            actions.append(Action("keep", spec.name, spec.role, "stopped with `orchestrator stop`; "
+                                  "`orchestrator start` starts it", display, spec, current))
         elif current.status in ("created", "exited", "dead"):
             actions.append(Action("start", spec.name, spec.role, f"was {current.status}", display, spec, current))
         else:
@@ -155,28 +164,6 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
 
 
 # -- executing --------------------------------------------------------------------------------------
-@contextmanager
-def project_lock(project: str, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """One deploy per project at a time: a second one waits for the first to finish."""
-    path = state_dir() / f"{project}.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            on_wait(f"another deploy of project {project} is running ({holder}); waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def run_parallel(function: Callable, items: list, limit: int = PARALLELISM) -> list[BaseException | None]:
     """Run `function` over `items` on up to `limit` threads; the error (or None) of each, in order.
     Stops pass no limit that binds: they mostly wait out a grace period, so they all wait at once."""
@@ -220,6 +207,7 @@ class Deployer:
     say: Callable[[str], None]
     started_at: float = 0.0  # when apply began (epoch seconds): the engine's events from then tell each run
     started: dict[str, float] = field(default_factory=dict)  # instance -> when this deploy started it (monotonic)
+    interrupts: Interrupts | None = None  # Ctrl-C/SIGTERM of `up`: honoured between steps (orchestrator.interrupts)
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
         is_app = spec.role in ("web", "worker")
@@ -236,6 +224,8 @@ class Deployer:
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
         self.started_at = time.time()
+        if self.interrupts is not None:  # from now on Ctrl-C asks for a rollback between steps, not an abort
+            self.interrupts.deploying()
         errors = run_parallel(lambda n: self.engine.ensure_network(n.name, n.internal, n.labels), list(plan.networks))
         errors += run_parallel(lambda v: self.engine.ensure_volume(v.name, v.labels), list(plan.volumes))
         if any(errors):
@@ -249,13 +239,15 @@ class Deployer:
             name = action.spec.container + (NEXT_SUFFIX if action.kind == "recreate" else "")
             created[action.instance] = self.create(action.spec, image_refs[action.spec.image], name)
 
-        for action in [a for a in actions if a.kind == "remove" and a.old and a.old.name.endswith(NEXT_SUFFIX)]:
-            self.engine.remove(action.old.container_id)  # a leftover would block the name we are about to use
+        self.remove_leftovers(plan, actions)  # a leftover would block the name we are about to use
         errors = run_parallel(make, changing)
-        if any(errors):
-            for container in created.values():
-                self.engine.remove(container)
-            raise DeployFailed(f"could not create containers: {next(e for e in errors if e)}; nothing was changed")
+        if any(errors) or self._interrupted():
+            with self._shielded():
+                for container in created.values():
+                    self.engine.remove(container)
+            if any(errors):
+                raise DeployFailed(f"could not create containers: {next(e for e in errors if e)}; nothing was changed")
+            raise Interrupted("interrupted before any container was stopped: nothing that runs was changed")
         # 2. a cron running in a web instance that is about to go holds the deploy back (bounded)
         leaving_webs = [a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old]
         run_parallel(lambda a: self.drain_crons(a.old.container_id), leaving_webs, limit=len(leaving_webs))
@@ -263,45 +255,106 @@ class Deployer:
         #    instances are up and their deploy hooks passed, so a failed deploy leaves them serving
         hooked = [a for a in actions if a.role == "web" and a.kind in ("create", "recreate") and a.spec is not None
                   and "deploy" in a.spec.hooks]
+        # Ctrl-C or SIGTERM (self.interrupts): the step under way ends (bounded: a stop batch waits out its
+        # grace at most; a wait for health or post_start ends at once; a deploy hook is let finish unless a
+        # second signal comes), then every change is rolled back, as for a failed step
         try:
+            self._check_interrupted()
             if hooked:  # the platform's order: workers change only once web runs and its deploy hook passed
                 self.stop([a for a in actions if a.role != "worker"])
+                self._check_interrupted()
                 self.start(actions, ("service",), created)
+                self._check_interrupted()
                 self.start(actions, ("web",), created)
                 for action in hooked:
+                    self._check_interrupted()
                     self.run_checked_hook(action, "deploy", created[action.instance])
+                self._check_interrupted()
                 self.stop([a for a in actions if a.role == "worker"])
+                self._check_interrupted()
                 self.start(actions, ("worker", "router"), created)
             else:  # nothing needs that order: one stop batch, services (and their health), then web and workers
                 self.stop(actions)
+                self._check_interrupted()
                 self.start(actions, ("service",), created)
+                self._check_interrupted()
                 self.start(actions, ("web", "worker", "router"), created)
-        except BaseException:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
-            try:
-                self._roll_back(actions, created)
-            except Exception as rollback_error:  # an engine that is gone cannot be rolled back; the next up converges
-                self.say(f"could not restore the previous containers: {rollback_error}")
+        except BaseException as error:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
+            interrupted = isinstance(error, (KeyboardInterrupt, Interrupted))
+            with self._shielded():  # no signal cuts the rollback half-way
+                try:
+                    self._roll_back(actions, created, "interrupted" if interrupted else "deploy failed")
+                except Exception as rollback_error:  # an engine that is gone cannot be rolled back; the next up converges
+                    self.say(f"could not restore the previous containers: {rollback_error}")
+            if isinstance(error, KeyboardInterrupt):
+                raise Interrupted("interrupted: the step under way was stopped and the previous containers "
+                                  "restored") from error
             raise
-        # 4. commit: drop the old containers, give the new ones their names
-        for action in actions:
-            if action.kind == "remove" and action.old is not None:
-                self.engine.remove(action.old.container_id)
-        for action in changing:
-            if action.kind == "recreate" and action.old is not None and action.spec is not None:
-                self.engine.remove(action.old.container_id)
-                self.engine.rename(created[action.instance], action.spec.container)
+        # 4. commit: drop the old containers, give the new ones their names (a signal now finishes the deploy:
+        #    everything new runs already)
+        with self._shielded():
+            for action in actions:
+                if action.kind == "remove" and action.old is not None:
+                    self.engine.remove(action.old.container_id)
+            for action in changing:
+                if action.kind == "recreate" and action.old is not None and action.spec is not None:
+                    self.engine.remove(action.old.container_id)
+                    self.engine.rename(created[action.instance], action.spec.container)
         # 5. post_deploy on the web instance of every app this deploy changed
         changed_apps = {a.spec.app if a.spec else a.old.app for a in actions if a.kind != "keep" and (a.spec or a.old)}
         for action in actions:
             if action.role == "web" and action.spec is not None and "post_deploy" in action.spec.hooks \
                     and action.spec.app in changed_apps:
+                if self._interrupted():
+                    self.say(f"interrupted: the post_deploy hook of app {action.spec.app} is not run")
+                    continue
                 try:
                     self.run_checked_hook(action, "post_deploy", action.spec.container)
+                except KeyboardInterrupt as error:  # a second Ctrl-C stopped it: the deploy itself stands
+                    raise Interrupted(f"interrupted: the post_deploy hook of app {action.spec.app} was stopped; the "
+                                      "deploy itself was completed (`orchestrator ps` shows what runs)") from error
                 except DeployFailed as error:
                     self.say(f"warning: {error} (the deploy itself stands, as on the platform)")
 
+    def _interrupted(self) -> bool:
+        return self.interrupts is not None and self.interrupts.requested
+
+    def _check_interrupted(self) -> None:
+        """Between two steps: a Ctrl-C or SIGTERM received so far ends the deploy here (its rollback)."""
+        if self._interrupted():
+            raise Interrupted("interrupted: the deploy was rolled back; the previous containers run again")
+
+    def _shielded(self):
+        return self.interrupts.shielded() if self.interrupts is not None else nullcontext()
+
+    def _abortable(self, at: int):
+        return self.interrupts.abortable(at) if self.interrupts is not None else nullcontext()
+
+    @staticmethod
+    def _next_leftover(action: Action) -> bool:
+        """A `-next` copy an interrupted deploy left beside an instance (remove_leftovers removes it first)."""
+        return action.kind == "remove" and action.old is not None and action.old.name.endswith(NEXT_SUFFIX)
+
+    def remove_leftovers(self, plan: Plan, actions: list[Action]) -> None:
+        """The `-next` copies an interrupted deploy left: one that runs is stopped like any instance (SIGTERM,
+        its grace, then SIGKILL), so a write, a hook or a recovery under way in it ends cleanly, then removed."""
+        leftovers = [a for a in actions if self._next_leftover(a)]
+        if not leftovers:
+            return
+        grace = {spec.name: spec.stop_timeout for spec in plan.instances}
+        for action in leftovers:
+            self.say(f"stopping {action.role} {action.display} ({action.reason}: {action.old.name})")
+        errors = run_parallel(lambda a: self.engine.stop(a.old.container_id, grace.get(a.instance, STOP_GRACE)),
+                              leftovers, limit=len(leftovers))
+        failed = [e for e in errors if e is not None]
+        if failed:
+            raise DeployFailed(f"could not stop the leftover of an interrupted deploy: {failed[0]}; nothing was changed")
+        for action in leftovers:
+            self.engine.remove(action.old.container_id)
+
     def stop(self, actions: list[Action]) -> None:
-        stopping = [a for a in actions if a.kind in ("recreate", "remove") and a.old is not None]
+        stopping = [a for a in actions if a.kind in ("recreate", "remove") and a.old is not None
+                    and not self._next_leftover(a)]
         for action in stopping:
             self.say(f"stopping {action.role} {action.display} ({action.reason})")
         run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else 15), stopping,
@@ -317,24 +370,52 @@ class Deployer:
         if failed:
             action, error = failed[0]
             raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
-        self.wait_post_start([a for a in batch if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
-                             lambda a: created.get(a.instance) or a.old.container_id)
-        if "service" in roles:
-            self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
-                              lambda a: created.get(a.instance) or a.old.container_id)
+        with self._abortable(1):  # waiting changes nothing: a Ctrl-C ends the wait at once (then the rollback)
+            self.wait_post_start([a for a in batch if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
+                                 lambda a: created.get(a.instance) or a.old.container_id)
+            if "service" in roles:
+                self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
+                                  lambda a: created.get(a.instance) or a.old.container_id)
 
     def run_hook(self, action: Action, hook: str, container: str) -> None:
-        """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output."""
+        """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output with
+        the instance's secrets masked (as `logs` does; CI logs keep what `up` prints). A first Ctrl-C lets the
+        hook finish; a second stops its processes inside the container (the engine cannot signal an exec)."""
         assert action.spec is not None
+        from orchestrator.secrets import mask_text, secret_values
+        secrets = secret_values(action.spec.env)
         self.say(f"running the {hook} hook of app {action.spec.app}")
         output: list[str] = []
+        pending = {"out": b"", "err": b""}  # whole lines only are masked and shown: a secret split between
+        #                                     two reads of the stream is still hidden
 
-        def show(data: bytes) -> None:
-            for line in data.decode("utf-8", "replace").splitlines():
+        def lines(data: bytes) -> None:
+            for line in mask_text(data.decode("utf-8", "replace"), secrets).splitlines():
                 output.append(line)
                 self.say(f"  {hook}: {line}")
 
-        status = self.engine.exec_stream(container, [APP_ENV, "sh", "-c", action.spec.hooks[hook]], show, show)
+        def shower(stream: str) -> Callable[[bytes], None]:
+            def show(data: bytes) -> None:
+                complete, _, pending[stream] = (pending[stream] + data).rpartition(b"\n")
+                if complete:
+                    lines(complete)
+            return show
+
+        pid_file = f"{HOOK_PIDS}/{uuid.uuid4().hex}"
+        command = ["sh", "-c", HOOK_WRAPPER, "sh", pid_file, APP_ENV, "sh", "-c", action.spec.hooks[hook]]
+        try:
+            with self._abortable(2):
+                status = self.engine.exec_stream(container, command, shower("out"), shower("err"))
+        except KeyboardInterrupt:
+            self.say(f"stopping the {hook} hook of app {action.spec.app} (SIGTERM, then SIGKILL after "
+                     f"{HOOK_STOP_GRACE} s)")
+            with self._shielded():
+                self.engine.stop_process_tree(container, pid_file, HOOK_STOP_GRACE)
+            raise
+        finally:
+            for rest in pending.values():
+                if rest:
+                    lines(rest)
         if status != 0:
             raise HookFailed(f"the {hook} hook of app {action.spec.app} exited with status {status}; its output:\n"
                              + _indented(output), status, output)
@@ -454,8 +535,8 @@ class Deployer:
             if pending:
                 time.sleep(0.3)
 
-    def _roll_back(self, actions: list[Action], created: dict[str, str]) -> None:
-        self.say("deploy failed: restoring the previous containers")
+    def _roll_back(self, actions: list[Action], created: dict[str, str], why: str = "deploy failed") -> None:
+        self.say(f"{why}: restoring the previous containers")
         # the new containers stop with their grace first (a new database must not be killed mid-write and
         # start with crash recovery), then go
         grace = {a.instance: a.spec.stop_timeout for a in actions if a.spec is not None}
@@ -464,7 +545,7 @@ class Deployer:
         for container in created.values():
             self.engine.remove(container)
         for action in actions:
-            if action.kind in ("recreate", "remove") and action.old is not None:
+            if action.kind in ("recreate", "remove") and action.old is not None and not self._next_leftover(action):
                 try:
                     self.engine.start(action.old.container_id)
                 except Exception as error:  # keep restoring the others

@@ -449,6 +449,24 @@ class Engine:
             self.api.create_volume(name=name, labels=labels)
 
     @_retry
+    def volume_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of a volume; None when there is no such volume."""
+        found = self._read(f"/volumes/{quote(name, safe='')}", sdk=lambda: self.api.inspect_volume(name))
+        return None if found is None else dict(found.get("Labels") or {})
+
+    @_retry
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Make a volume with these labels (an existing one of that name is left as it is)."""
+        self.api.create_volume(name=name, labels=labels)
+
+    @_retry
+    def labelled_volumes(self, label: str) -> list[dict[str, Any]]:
+        """Every volume carrying `label` (a key, or key=value), of any project."""
+        listed = self._read("/volumes", {"filters": json.dumps({"label": [label]})},
+                            sdk=lambda: self.api.volumes(filters={"label": label})) or {}
+        return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in listed.get("Volumes") or []]
+
+    @_retry
     def volumes(self, project: str) -> list[dict[str, Any]]:
         listed = self._read("/volumes", {"filters": json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})},
                             sdk=lambda: self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"})) or {}
@@ -707,3 +725,169 @@ class Engine:
         stdout, stderr = self.api.exec_start(created["Id"], demux=True)
         code = self.api.exec_inspect(created["Id"])["ExitCode"]
         return code, stdout or b"", stderr or b""
+
+    # -- what `ps`, `logs -f` and the app images' pruning read ------------------------------------------
+    def _post_raw(self, url: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """A POST of a JSON body straight on the engine's socket (HTTP/1.0, read to the close): its status
+        and body."""
+        data = json.dumps(body).encode()
+        chunks = []
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(self.timeout)
+                connection.connect(self.reader.path)
+                connection.sendall(f"POST {url} HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
+                                   f"Content-Length: {len(data)}\r\n\r\n".encode("ascii") + data)
+                while True:
+                    chunk = connection.recv(262144)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except OSError as error:
+            raise SocketLost(f"{type(error).__name__}: {error} ({self.reader.path})") from error
+        head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+        try:
+            return int(head.split(b" ", 2)[1]), payload
+        except (IndexError, ValueError):
+            raise SocketLost(f"no HTTP answer on {self.reader.path}: {head[:80]!r}") from None
+
+    def read_files(self, container: str, paths: list[str]) -> dict[str, bytes] | None:
+        """Small text files of a running container, read by one exec: path -> content, for those that exist;
+        None when the container refuses an exec (it stopped, or the restart policy is starting it again).
+        Straight on the socket where there is one (`ps` reads every app container's at once, and never
+        pays for the SDK)."""
+        script = 'for f do if [ -f "$f" ]; then printf "%s\\000" "$f"; cat "$f"; printf "\\000"; fi; done'
+        command = ["sh", "-c", script, "sh", *paths]
+        if self.reader is None:
+            from docker.errors import APIError
+            try:
+                _, output, _ = self.exec(container, command, workdir="/")
+            except APIError:
+                return None
+        else:
+            status, created = self._post_raw(f"/containers/{quote(container, safe='')}/exec",
+                                             {"AttachStdout": True, "AttachStderr": False, "Cmd": command,
+                                              "WorkingDir": "/"})
+            if status != 201:
+                return None
+            status, stream = self._post_raw(f"/exec/{json.loads(created)['Id']}/start", {"Detach": False, "Tty": False})
+            if status != 200:
+                return None
+            output, at = b"", 0
+            while at + 8 <= len(stream):  # frames: stream kind (1 stdout), 3 zero bytes, big-endian size
+                size = int.from_bytes(stream[at + 4:at + 8], "big")
+                if stream[at] == 1:
+                    output += stream[at + 8:at + 8 + size]
+                at += 8 + size
+        parts = output.split(b"\0")
+        return {parts[i].decode("utf-8", "replace"): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+
+    @_retry
+    def instance_containers(self, project: str, instance: str) -> list[ContainerState]:
+        """Every container of one instance of the project (a redeploy's new one beside the old one)."""
+        filters = {"label": [f"{PROJECT_LABEL}={project}", f"orchestrator.instance={instance}"]}
+        listed = self._read("/containers/json", {"all": "1", "filters": json.dumps(filters)},
+                            sdk=lambda: self.api.containers(all=True, filters=filters)) or []
+        return [state for state in (self.inspect(item["Id"]) for item in listed) if state is not None]
+
+    @_retry
+    def labelled_images(self, label: str) -> list[dict[str, Any]]:
+        """Every image carrying `label` (key=value): {id, tags, created (epoch seconds), labels}."""
+        found = self._read("/images/json", {"filters": json.dumps({"label": [label]})},
+                           sdk=lambda: self.api.images(filters={"label": label})) or []
+        return [{"id": image["Id"], "created": image.get("Created") or 0, "labels": image.get("Labels") or {},
+                 "tags": [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]} for image in found]
+
+    @_retry
+    def images_in_use(self) -> set[str]:
+        """The image id of every container on the engine, of any project or none, running or not."""
+        listed = self._read("/containers/json", {"all": "1"}, sdk=lambda: self.api.containers(all=True)) or []
+        return {item.get("ImageID", "") for item in listed}
+
+    def remove_unused_image(self, ref: str) -> bool:
+        """Remove an image (a tag, or an id) unless a container uses it: the engine refuses that without
+        force, and so does this. Whether it was removed."""
+        from docker.errors import APIError, NotFound
+        try:
+            self.api.remove_image(ref, force=False, noprune=False)
+            return True
+        except NotFound:
+            return False
+        except APIError as error:
+            if error.status_code == 409:  # a container uses it (or another tag names it)
+                return False
+            raise EngineError(f"cannot remove the image {ref}: {error.explanation or error}") from error
+        except Exception as error:
+            if is_lost(error):
+                raise lost_engine(error) from error
+            raise
+
+    # -- stopping what an exec started (the engine has no call for it) ---------------------------------
+    def stop_process_tree(self, container: str, pid_file: str, grace: int = 10) -> None:
+        """Stop a command begun with exec in a running container, as `docker stop` would stop a container:
+        SIGTERM to the process whose pid is in `pid_file` (inside the container) and to all its descendants,
+        up to `grace` seconds for them to end, then SIGKILL to what is left. Runs as root in the container
+        (its default capabilities may signal any of its processes). Nothing to do when the file or the
+        container is gone (the command ended, or the container stopped)."""
+        from docker.errors import APIError
+        script = r'''
+root=$(cat "$1" 2>/dev/null) || exit 0
+[ -n "$root" ] || exit 0
+known=" $root "
+live() {  # $pids: the known processes and their descendants that run (once known, kept: a child outlives its parent)
+  grew=1
+  while [ "$grew" = 1 ]; do
+    grew=0
+    for stat in /proc/[0-9]*/stat; do
+      pid=${stat#/proc/}; pid=${pid%/stat}
+      case "$known" in *" $pid "*) continue ;; esac
+      line=$(cat "$stat" 2>/dev/null) || continue
+      set -- ${line##*) }
+      case "$known" in *" $2 "*) known="$known$pid "; grew=1 ;; esac
+    done
+  done
+  pids=""
+  for pid in $known; do
+    line=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    set -- ${line##*) }
+    [ "$1" = Z ] || pids="$pids $pid"
+  done
+}
+live  # sets pids (not in a subshell: what it learnt is kept in $known)
+[ -n "$pids" ] || exit 0
+kill -TERM $pids 2>/dev/null
+i=0
+while [ "$i" -lt $(( $2 * 5 )) ]; do
+  sleep 0.2
+  live
+  [ -n "$pids" ] || exit 0
+  i=$((i + 1))
+done
+kill -KILL $pids 2>/dev/null
+exit 0
+'''
+        try:
+            self.exec(container, ["sh", "-c", script, "sh", pid_file, str(int(grace))], workdir="/", user="0")
+        except APIError:  # the container stopped: so did the command
+            pass
+
+    def processes(self, container: str) -> list[str] | None:
+        """The command lines of a running container's processes, from the engine's process list (it runs
+        `ps` on its own host: no exec in the container, a fraction of its cost); None when the container
+        does not run or the engine cannot list them."""
+        if self.reader is None:
+            from docker.errors import APIError
+            try:
+                found = self.api.top(container)
+            except APIError:
+                return None
+        else:
+            try:
+                found = self.reader.get(f"/containers/{quote(container, safe='')}/top")
+            except (_NotFound, EngineError):  # gone; 409: not running; 500: no `ps` where the engine runs
+                return None
+            except SocketLost as error:
+                raise lost_engine(error) from error
+        if not isinstance(found, dict):
+            return None
+        return [" ".join(str(field) for field in process) for process in found.get("Processes") or []]

@@ -161,3 +161,13 @@ def hook_oom(engine: Engine, container: str, kills_before: int | None) -> Sizing
         return None
     state = engine.inspect(container)
     return Sizing.of(state) if state is not None else None
+
+
+def exit_text(code: int, oom: bool, memory_mb: int = 0) -> str:
+    """A last exit status as `ps` and `up` show it: `137 (out of memory, limit 128 MB)` when the kernel
+    killed it for want of memory (a restarted container's own status reads 0 while the engine still knows
+    why it was killed: then `out of memory (limit 128 MB)`)."""
+    if not oom:
+        return str(code)
+    why = "out of memory" + (f", limit {memory_mb} MB" if memory_mb else "")
+    return f"{code} ({why})" if code else why.replace(", limit", " (limit", 1) + (")" if memory_mb else "")

@@ -549,3 +549,33 @@ def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, 
             context=build_context(build, project_root), command=BUILD_COMMAND, env=IMAGE_ENV, labels=labels,
             volumes=[(build.cache_volume, BUILD_CACHE_DIR)], tag=build.image, on_line=reporter.detail,
             layer_of=APP_DIR)
+
+
+def prune_app_images(engine: Engine, project: str, keep_previous: bool = True) -> list[str]:
+    """Remove the project's old app images: per app, every image but the ones containers use (the running
+    one) and, with `keep_previous`, the newest other one (by creation time: what a rollback by hand or
+    an edit undone would need); `down --volumes` passes False and so removes every image no container
+    uses. An image a container uses (of any project, running or not) is never removed, and the engine
+    refuses it anyway. Never fails the command that calls it: what it could not remove stays for the next
+    time. Returns the removed images' ids."""
+    removed: list[str] = []
+    try:
+        found = [image for image in engine.labelled_images(f"{IMAGE_PROJECT_LABEL}={project}")
+                 if image["labels"].get(IMAGE_PROJECT_LABEL) == project and image["labels"].get(IMAGE_APP_LABEL)]
+        if not found:
+            return removed
+        used = engine.images_in_use()
+        by_app: dict[str, list[dict]] = {}
+        for image in found:
+            by_app.setdefault(image["labels"][IMAGE_APP_LABEL], []).append(image)
+        for images in by_app.values():
+            spare = sorted((image for image in images if image["id"] not in used),
+                           key=lambda image: (image["created"], image["id"]))
+            if keep_previous and spare:
+                spare.pop()  # the previous one: the newest the app's containers do not use
+            for image in spare:
+                if all([engine.remove_unused_image(ref) for ref in image["tags"] or [image["id"]]]):
+                    removed.append(image["id"])
+    except OrchestratorError:  # the engine refused or went away: the images stay until the next up or down
+        pass
+    return removed

@@ -20,18 +20,24 @@ from orchestrator import source
 from orchestrator.catalog import templates_dir
 from orchestrator.config.model import Project
 from orchestrator.config.validate import load_project
-from orchestrator.controller import (APP_ENV, Action, Deployer, decide, described, observe, project_lock,
-                                     run_parallel)
+from contextlib import nullcontext
+
+from orchestrator import deployment
+from orchestrator.controller import APP_ENV, Action, Deployer, decide, described, observe, run_parallel
+from orchestrator.deployment import project_lock
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
-from orchestrator.images import ImageResolver, build_app_image, load_image_map, php_extension_problems
+from orchestrator.images import (ImageResolver, build_app_image, load_image_map, php_extension_problems,
+                                 prune_app_images)
 from orchestrator.plan import LABEL, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
-from orchestrator.state import credentials, forget_credentials, state_dir
+from orchestrator.names import project_name as directory_project_name
+from orchestrator.plan import Environment
+from orchestrator.state import forget_legacy_credentials, legacy_credentials, state_dir
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Target:
     domain: str | None = None
     router_port: int | None = None
     sizes: tuple[str, ...] = ()  # `--size INSTANCE=SIZE` items (over $ORCHESTRATOR_SIZES)
+    adopt: bool = False  # act on (and move here) a deployment of this name made from another directory
 
 
 def _templates_digest() -> str:
@@ -55,28 +62,65 @@ def _templates_digest() -> str:
     return h.hexdigest()
 
 
-def make_plan(target: Target, with_sources: bool = True, stored_credentials: bool = True
-              ) -> tuple[Project, Plan, list]:
-    """Load, validate and translate. `stored_credentials=False` uses stand-in passwords derived from the
-    project name, for output that must be the same on every machine (the exported Compose files)."""
+def make_plan(target: Target, with_sources: bool = True, stored_credentials: bool = True,
+              engine: Engine | None = None, create_secrets: bool = False) -> tuple[Project, Plan, list]:
+    """Load, validate and translate. The passwords are the deployment's, read from the engine when
+    `engine` is given (`create_secrets`: made when it has none yet, by `up`); without an engine, or with
+    `stored_credentials=False`, they are stand-ins derived from the project name, so `plan`, `validate`
+    and `compose` never reach the engine nor write anything."""
     project, warnings = load_project(target.root, target.layout, target.project)
+    environment = _environment(target, project)
+    secrets = _credentials(engine, project, environment, create_secrets) \
+        if stored_credentials and engine is not None else None
+    return project, _translate(target, project, environment, secrets, with_sources), warnings
+
+
+def _environment(target: Target, project: Project) -> Environment:
     branch = target.environment or current_branch(target.root)
-    environment = environment_for(branch, target.domain, project.name, target.environment_type, target.router_port)
+    return environment_for(branch, target.domain, project.name, target.environment_type, target.router_port)
+
+
+def _translate(target: Target, project: Project, environment: Environment, secrets: dict | None,
+               with_sources: bool) -> Plan:
     digests = None
     if with_sources:
         templates = _templates_digest()
         digests = {app.name: hashlib.sha256((source.digest(target.root / app.source_root) + templates).encode())
                    .hexdigest() for app in project.apps}
-    secrets = credentials(project) if stored_credentials else None
-    sizes = local_sizes(target.sizes, os.environ)
-    return project, translate(project, environment, secrets, source_digests=digests, sizes=sizes), warnings
+    return translate(project, environment, secrets, source_digests=digests, sizes=local_sizes(target.sizes, os.environ))
+
+
+def _credentials(engine: Engine, project: Project, environment: Environment, create: bool) -> dict | None:
+    """The deployment's passwords (see `deployment.credentials`); an earlier version's, kept in this user's
+    state directory, move into the deployment as it gets its own."""
+    def data_volumes() -> list[str]:  # the data volumes of services that have passwords
+        owners = {owner for owner, _ in deployment.stand_in_credentials(project)}
+        with_passwords = {s.name for s in project.services if s.credentials_owner in owners}
+        return [mount.volume for spec in translate(project, environment).instances
+                if spec.role == "service" and spec.app in with_passwords
+                for mount in spec.mounts if mount.source == "data" and mount.volume]
+
+    legacy = legacy_credentials(project.name)
+    found = deployment.credentials(engine, project, create, legacy, data_volumes)
+    if create and legacy:
+        forget_legacy_credentials(project.name)
+    return found
 
 
 def project_name(target: Target) -> str:
-    """The project's name without reading sources (commands that only look at what runs)."""
-    if target.project:
-        return target.project
-    return load_project(target.root, target.layout)[0].name
+    """The project's name without reading the config (commands that only look at what runs work even while
+    the config has a mistake): `--project`, else the directory's name."""
+    return target.project or directory_project_name(target.root)
+
+
+def deployment_engine(target: Target, create_home: bool = False, say: Callable[[str], None] = lambda _: None
+                      ) -> tuple[Engine, str]:
+    """The engine and project name of a command that acts on a deployment, once it is sure the deployment is
+    this directory's (see `deployment.check_home`)."""
+    engine = Engine()
+    name = project_name(target)
+    deployment.check_home(engine, name, target.root, target.adopt, create_home, say)
+    return engine, name
 
 
 @dataclass
@@ -174,10 +218,16 @@ def export_local_ca(engine: Engine, states: list[ContainerState]) -> Path | None
 
 
 def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_run: bool = False) -> UpResult:
-    project, plan, _ = make_plan(target)
+    project, _ = load_project(target.root, target.layout, target.project)  # a config mistake: nothing touched
     engine = Engine()
     services = {s.name: s for s in project.services}
-    with project_lock(plan.project, reporter.step):
+    with nullcontext() if dry_run else project_lock(project.name, reporter.step):  # a dry run writes nothing
+        deployment.check_home(engine, project.name, target.root, target.adopt, not dry_run, reporter.step,
+                              deploying=True)
+        environment = _environment(target, project)
+        plan = deployment.with_home(_translate(target, project, environment,
+                                               _credentials(engine, project, environment, not dry_run), True),
+                                    target.root)
         before = engine.containers(plan.project)
         observed = observe(before)
         if dry_run:
@@ -198,12 +248,15 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             elif spec.role == "router" and spec.image not in refs:
                 resolved = resolver.router_image()
                 refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
-        for build in plan.images:
-            ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
-            refs[build.image] = build.image
-        actions = decide(plan, observed, ids)
-        deployer = Deployer(engine, reporter.step)
-        deployer.apply(plan, actions, refs)
+        from orchestrator.interrupts import handled
+        with handled() as interrupts:  # Ctrl-C/SIGTERM: a build stops; a deploy ends its step, then rolls back
+            for build in plan.images:
+                ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
+                refs[build.image] = build.image
+            actions = decide(plan, observed, ids)
+            deployer = Deployer(engine, reporter.step, interrupts=interrupts)
+            deployer.apply(plan, actions, refs)
+        prune_app_images(engine, plan.project)  # each app's running image and the previous one stay
         applied = time.monotonic()
     # after a deploy that changed nothing, what was observed is what runs: no second look
     unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
@@ -251,8 +304,8 @@ def prepare_images(target: Target, reporter: Reporter, images_file: str | None =
 
 
 def containers(target: Target) -> tuple[Engine, list[ContainerState]]:
-    engine = Engine()
-    return engine, sorted(engine.containers(project_name(target)), key=_order)
+    engine, name = deployment_engine(target)
+    return engine, sorted(engine.containers(name), key=_order)
 
 
 def _order(state: ContainerState) -> tuple:
@@ -304,9 +357,9 @@ def select(states: list[ContainerState], app: str | None, worker: str | None) ->
 
 
 def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
-    engine = Engine()
     name = project_name(target)
     with project_lock(name, reporter.step):
+        engine, _ = deployment_engine(target, say=reporter.step)
         states = engine.containers(name)
         if states:
             reporter.step(f"stopping {len(states)} container(s)")
@@ -318,7 +371,8 @@ def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
             engine.remove_volume(volume["name"])
             removed += 1
         if volumes:
-            forget_credentials(name)
+            forget_legacy_credentials(name)
+            prune_app_images(engine, name, keep_previous=False)  # the app images too (none a container uses)
             reporter.step(f"removed {removed} volume(s) and the project's generated credentials")
         return len(states)
 
@@ -329,6 +383,14 @@ def _parallel(function: Callable, items: list) -> None:
         raise OrchestratorError(str(errors[0]))
 
 
+def lifecycle(verb: str, target: Target, app: str | None, worker: str | None,
+              say: Callable[[str], None] = lambda _: None) -> list[str]:
+    """`stop`, `start` or `restart`, one at a time per project like every command that changes one: an
+    `up` that is deploying finishes first."""
+    with project_lock(project_name(target), say):
+        return {"stop": stop, "start": start, "restart": restart}[verb](target, app, worker)
+
+
 def stop(target: Target, app: str | None, worker: str | None) -> list[str]:
     engine, states = containers(target)
     chosen = select(states, app, worker)
@@ -336,16 +398,33 @@ def stop(target: Target, app: str | None, worker: str | None) -> list[str]:
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
-def start(target: Target, app: str | None, worker: str | None) -> list[str]:
+def _without_next_copies(chosen: list[ContainerState], verb: str,
+                         say: Callable[[str], None] | None) -> list[ContainerState]:
+    """The chosen containers but the `-next` copies an interrupted deploy left beside an instance: starting
+    one would run two copies of the instance on the same volumes. Says which it leaves alone."""
+    import sys
+    from orchestrator.controller import NEXT_SUFFIX
+    say = say or (lambda text: print(text, file=sys.stderr))
+    kept = []
+    for state in chosen:
+        if state.name.endswith(NEXT_SUFFIX):
+            say(f"not {verb}ing {state.name}: the new copy of {state.labels.get(f'{LABEL}.instance', '?')} that an "
+                "interrupted deploy left; `orchestrator up` finishes that deploy")
+        else:
+            kept.append(state)
+    return kept
+
+
+def start(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
     engine, states = containers(target)
-    chosen = select(states, app, worker)
+    chosen = _without_next_copies(select(states, app, worker), "start", say)
     _parallel(lambda s: engine.start(s.id), chosen)
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
-def restart(target: Target, app: str | None, worker: str | None) -> list[str]:
+def restart(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
     engine, states = containers(target)
-    chosen = select(states, app, worker)
+    chosen = _without_next_copies(select(states, app, worker), "restart", say)
     _parallel(lambda s: engine.stop(s.id, 15), chosen)
     _parallel(lambda s: engine.start(s.id), chosen)
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
@@ -365,28 +444,75 @@ def uptime(state: ContainerState, now: datetime | None = None) -> str:
     return f"{seconds}s"
 
 
+@dataclass(frozen=True)
+class InstanceDetail:
+    """What `ps` (and `up`'s summary) shows beside the engine's state: the last run's exit status, whether
+    the kernel killed it for memory, and where the start command is in a running app container."""
+
+    exit_code: int
+    oom: bool = False
+    command: str = ""  # "" (runs, or not an app container), "app stopping", "app stopped by sv"
+
+
+RUN_DIR = "/run/orchestrator"  # the init's state in app containers (templates/runtime/orchestrator-init)
+COMMAND_STATES = {"stopping": "app stopping", "stopped": "app stopped by sv"}
+# the processes the init names after the command's state while it is not running (orchestrator-init)
+COMMAND_MARKS = {"orchestrator-app-stopped-by-sv": "stopped", "orchestrator-app-stopping": "stopping"}
+
+
+def _command_state(engine: Engine, state: ContainerState) -> str:
+    """Where a running app container's start command is (`running`, `stopping`, `stopped`), from the
+    engine's list of its processes (an exec costs four times more: `ps` does this for every container),
+    else from the init's file."""
+    processes = engine.processes(state.id)
+    if processes is None:
+        kept = (engine.read_files(state.id, [f"{RUN_DIR}/state"]) or {}).get(f"{RUN_DIR}/state", b"")
+        return kept.decode("utf-8", "replace").strip()
+    return next((mark for name, mark in COMMAND_MARKS.items() if any(name in p for p in processes)), "running")
+
+
+def instance_details(engine: Engine, states: list[ContainerState]) -> dict[str, InstanceDetail]:
+    """Each container's InstanceDetail, all read at once: the engine's process list of each running app
+    container, an exec into one the restart policy started again (the init's kept status), and the
+    engine's events only for a restarted container whose init kept none."""
+    def detail(state: ContainerState) -> InstanceDetail:
+        command = ""
+        if state.status == "running" and state.labels.get(f"{LABEL}.role") in ("web", "worker"):
+            command = COMMAND_STATES.get(_command_state(engine, state), "")
+        if state.status != "running" or not state.restart_count:
+            return InstanceDetail(state.exit_code, state.oom_killed, command)
+        files = {}
+        if state.labels.get(f"{LABEL}.role") != "service":
+            files = engine.read_files(state.id, [f"{RUN_DIR}/last-exit"]) or {}
+        kept = files.get(f"{RUN_DIR}/last-exit", b"").strip()
+        code, oom = (int(kept), None) if kept.isdigit() else _restarted_exit(engine, state)
+        if oom is None:  # the engine keeps OOMKilled of the last run while the next one runs
+            oom = state.oom_killed
+        return InstanceDetail(code, bool(oom), command)
+
+    if len(states) <= 1:
+        return {state.id: detail(state) for state in states}
+    with ThreadPoolExecutor(max_workers=min(8, len(states))) as pool:
+        return dict(zip((state.id for state in states), pool.map(detail, states)))
+
+
 def last_exit_codes(engine: Engine, states: list[ContainerState]) -> dict[str, int]:
     """The exit code of each instance's last run. The engine forgets it when the restart policy starts
     the container again, so for a restarted container it is read from what the init kept, else from the
     engine's events (its last `die`)."""
-    return {state.id: _restarted_exit(engine, state) if state.status == "running" and state.restart_count
-            else state.exit_code for state in states}
+    return {key: value.exit_code for key, value in instance_details(engine, states).items()}
 
 
 EXIT_EVENTS_SECONDS = 3600  # how far back the engine's events are asked for a restarted container's last exit
 
 
-def _restarted_exit(engine: Engine, state: ContainerState) -> int:
-    """The last exit of a container the restart policy started again: the init's file (app containers
-    whose /run outlives a restart), else the engine's last `die` event of it (services too)."""
-    if state.labels.get(f"{LABEL}.role") != "service":
-        kept = (engine.read_file(state.id, "/run/orchestrator/last-exit") or b"").strip()
-        if kept.isdigit():
-            return int(kept)
+def _restarted_exit(engine: Engine, state: ContainerState) -> tuple[int, bool]:
+    """The last exit of a container the restart policy started again, and whether it was an out-of-memory
+    kill, from the engine's last `die` event of it (and its `oom` events)."""
     now = time.time()
     ended = [run for run in runs(engine.container_events(state.id, now - EXIT_EVENTS_SECONDS, now))
              if run.exit_code is not None]
-    return ended[-1].exit_code if ended else state.exit_code
+    return (ended[-1].exit_code, ended[-1].oom) if ended else (state.exit_code, state.oom_killed)
 
 
 def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
@@ -398,13 +524,22 @@ def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
     return found
 
 
+FOLLOW_POLL_SECONDS = 0.5  # how often `logs -f` looks for the container that goes on with a stopped one
+
+
 def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, since: int | None,
                 emit: Callable[[str, str], None]) -> None:
-    """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once."""
-    def pump(state: ContainerState) -> None:
-        instance = state.labels.get(f"{LABEL}.instance", state.name)
+    """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once.
+
+    Following goes on across an instance's container restarts (from where it stopped) and across a
+    redeploy that replaces it (the new container of the same instance, from its first line), and ends on
+    Ctrl-C or when the instance has no container any more (`down`). An error in a reader (the output
+    closed: `logs | head`; the engine lost) ends the whole command, raised here."""
+    errors: list[BaseException] = []
+
+    def read(container: str, start: float | None, instance: str) -> None:
         buffer = b""
-        for chunk in engine.logs(state.id, follow=follow, since=since):
+        for chunk in engine.logs(container, follow=follow, since=start):
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -412,14 +547,49 @@ def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, sinc
         if buffer:
             emit(instance, buffer.decode("utf-8", "replace"))
 
+    def pump(state: ContainerState) -> None:
+        instance = state.labels.get(f"{LABEL}.instance", state.name)
+        project = state.labels.get(f"{LABEL}.project")
+        current, start = state.id, since
+        try:
+            while True:
+                read(current, start, instance)
+                ended = time.time()
+                if not follow or not project or state.labels.get(f"{LABEL}.instance") is None:
+                    return
+                following = _successor(engine, project, instance, current)
+                if following is None:
+                    return
+                start, current = (ended if following == current else since), following
+        except BaseException as error:  # handed to the main thread below
+            errors.append(error)
+
     threads = [threading.Thread(target=pump, args=(state,), daemon=True) for state in chosen]
     for thread in threads:
         thread.start()
     try:
-        while any(t.is_alive() for t in threads):
+        while any(t.is_alive() for t in threads) and not errors:
             time.sleep(0.1)
     except KeyboardInterrupt:
         return
+    if errors:
+        raise errors[0]
+
+
+def _successor(engine: Engine, project: str, instance: str, current: str) -> str | None:
+    """The container whose log goes on with `current`'s, once it is running: `current` itself after a
+    restart, else the newest running container of the same instance (a redeploy's); None when the
+    instance has no container any more."""
+    while True:
+        found = engine.instance_containers(project, instance)
+        if not found:
+            return None
+        running = [s for s in found if s.status == "running"]
+        if any(s.id == current for s in running):
+            return current
+        if running:
+            return max(running, key=lambda s: s.started_at).id
+        time.sleep(FOLLOW_POLL_SECONDS)
 
 
 def relationships(target: Target, app: str | None, worker: str | None, show_secrets: bool) -> dict[str, list[dict]]:
@@ -428,7 +598,8 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     import base64
     import json
     from orchestrator.secrets import mask_relationships
-    _, plan, _ = make_plan(target, with_sources=False)
+    engine, _ = deployment_engine(target)
+    _, plan, _ = make_plan(target, with_sources=False, engine=engine)
     workers_by_app = {s.app: [w.name.split("--", 1)[1] for w in plan.instances if w.role == "worker" and w.app == s.app]
                       for s in plan.instances if s.role == "web"}
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
@@ -444,7 +615,11 @@ def instance_container(target: Target, app: str | None, worker: str | None) -> C
     """The running container of the named app's web instance or worker; errors list what exists."""
     _, states = containers(target)
     wanted = resolve_instance(_workers_by_app(states), app, worker)
-    chosen = [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
+    from orchestrator.controller import NEXT_SUFFIX
+    # after an interrupted deploy an instance can have two copies: the one that runs, the instance's own
+    # before its `-next` copy, is the one a shell belongs in
+    chosen = sorted((s for s in states if s.labels.get(f"{LABEL}.instance") == wanted),
+                    key=lambda s: (s.status != "running", s.name.endswith(NEXT_SUFFIX)))
     if not chosen:  # its web instance is gone while workers remain
         raise OrchestratorError(f"{wanted} does not run; `orchestrator up` first")
     if chosen[0].status != "running":
@@ -505,17 +680,43 @@ def cron_run(target: Target, app: str | None, name: str, on_stdout: Callable[[by
 
 
 def compose_export(target: Target, output: Path | None, endpoint_mode: str):
-    """The project as a Compose export whose relative paths suit a file written to `output`."""
+    """The project as a Compose export whose relative paths suit a file written to `output`. The file is
+    made from the stand-in passwords, with every secret-bearing variable left out (so it is the same at
+    every export); those variables get the passwords and entropy kept beside `output` from an earlier
+    export, or new random ones, for its `<stem>.secrets/` env files. Nothing is written here."""
+    from dataclasses import replace
     from orchestrator.export import compose as exporter
-    _, plan, _ = make_plan(target, stored_credentials=False)
+    project, plan, _ = make_plan(target, stored_credentials=False)
+    kept = exporter.fresh_secrets([(service.credentials_owner, [e.name for e in service.endpoints])
+                                   for service in project.services], exporter.kept_secrets(output) if output else {})
+    credentials = {(owner, endpoint): password for owner, endpoints in kept["credentials"].items()
+                   for endpoint, password in endpoints.items()}
+    deployed = _translate(target, project, plan.environment, credentials, True)
+    deployed = replace(deployed, instances=tuple(
+        replace(spec, env={**spec.env, "PLATFORM_PROJECT_ENTROPY": kept["entropy"]})
+        if "PLATFORM_PROJECT_ENTROPY" in spec.env else spec for spec in deployed.instances))
     where = output.parent if output else Path.cwd()
-    return exporter.export(plan, target.root, where, output.stem if output else plan.project, endpoint_mode)
+    return exporter.export(plan, target.root, where, output.stem if output else plan.project, endpoint_mode,
+                           deployed=deployed, kept=kept)
 
 
 def compose(target: Target, output: Path | None, endpoint_mode: str) -> tuple[str, list[Path]]:
-    """The Compose YAML (stdout), or the file and the Dockerfiles it builds from, written."""
+    """The Compose YAML (stdout, and nothing written: its `env_file:` entries name files that only
+    `-o FILE` writes), or the file, the Dockerfiles it builds from and its secrets (0600), written."""
+    import sys
     from orchestrator.export import compose as exporter
     result = compose_export(target, output, endpoint_mode)
     if output is None:
+        if result.secret_env:
+            sys.stderr.write(f"note: no secret is printed: the services' passwords and other secret-bearing "
+                             f"variables are read from {result.secrets_dir}/<service>.env (env_file), which only "
+                             f"`orchestrator compose -o FILE` writes (mode 0600, random passwords kept across "
+                             f"exports)\n")
         return result.yaml(), []
-    return "", exporter.write(result, output)
+    written = exporter.write(result, output)
+    if not result.secret_env:
+        return "", written
+    where = output.parent / result.secrets_dir
+    return (f"secrets: {where}/ holds each service's passwords, PLATFORM_RELATIONSHIPS and project entropy "
+            f"(random, kept by later exports), mode 0600, read through env_file: keep it private and out of "
+            f"version control; {output.name} holds none\n"), written

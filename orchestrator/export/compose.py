@@ -16,22 +16,37 @@ project's router is a service of its own, built from a small Dockerfile beside t
 publishes the router's two ports (`ORCHESTRATOR_ROUTER_HTTP_PORT` / `_HTTPS_PORT` move them): Compose
 binds them to 127.0.0.1; Swarm ignores the address and publishes them through its ingress mesh on every
 interface, with a virtual IP for the router (Swarm refuses a published port with dnsrr).
+
+Secrets stay out of the file. Every variable that carries one (a password, alone or in a URL or in
+`PLATFORM_RELATIONSHIPS`, the init SQL, the project entropy: `secrets.carries_secret`) goes to
+`<stem>.secrets/<service>.env` beside it, which the service reads through `env_file:` (docker-compose
+reads it; `docker stack deploy` reads it on the client and puts it in the service's spec); the directory
+is 0700, each file 0600. The passwords and the entropy there are random on the first export and kept
+from `<stem>.secrets/secrets.json` on every later one, so a redeploy never changes a password under
+existing data. The Compose file itself is made from the plan's stand-in passwords with those variables
+left out, so it holds no secret and is byte-identical from one export to the next. The Dockerfiles carry
+no password (builds see none); their build-time `PLATFORM_PROJECT_ENTROPY` is the stand-in derived from
+the project's name, as `orchestrator up` uses, not the random one the containers get.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
-from dataclasses import dataclass
+import secrets as random_secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from orchestrator.catalog import templates_dir
+from orchestrator.errors import OrchestratorError
 from orchestrator.images import IMAGE_ENV, app_build_files, system_files
 from orchestrator.plan import APP_DIR, ContainerSpec, ImageBuild, Plan
+from orchestrator.secrets import carries_secret
 
 APP_INIT = "/usr/local/bin/orchestrator-init"
 ROUTER_BASE = "debian:bookworm-slim"
@@ -44,6 +59,9 @@ class ComposeExport:
 
     document: dict[str, Any]
     dockerfiles: dict[str, str]
+    secrets_dir: str = ""  # relative to the Compose file: where `secret_env` goes, one `<service>.env` each
+    secret_env: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> its secret-bearing variables
+    kept: dict[str, Any] = field(default_factory=dict)  # what secrets.json keeps for the next export
 
     def yaml(self) -> str:
         return HEADER + yaml.safe_dump(self.document, sort_keys=False, default_flow_style=False, width=1000,
@@ -108,7 +126,7 @@ def router_dockerfile() -> str:
 
 def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[str, ImageBuild],
              built: set[str], dockerfile_names: dict[str, str], context_of: dict[str, str],
-             service_names: dict[str, str]) -> dict[str, Any]:
+             service_names: dict[str, str], secret_names: set[str], secrets_dir: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     is_app = spec.role in ("web", "worker")
     if spec.role == "router":
@@ -127,8 +145,11 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         entry["working_dir"] = APP_DIR
     else:
         entry["image"] = image_variable(spec.image)
-    if spec.env:
-        entry["environment"] = {k: _escape(v) for k, v in spec.env.items()}
+    public = {k: v for k, v in spec.env.items() if k not in secret_names}
+    if public:
+        entry["environment"] = {k: _escape(v) for k, v in public.items()}
+    if secret_names:
+        entry["env_file"] = [f"{secrets_dir}/{spec.name}.env"]
     volumes: list = [f"{m.volume}:{m.target}" if m.volume else m.target for m in spec.mounts]
     # tmpfs as mounts, not the `tmpfs` key: Swarm ignores that key, and a read-only app needs /tmp and /run
     volumes += [{"type": "tmpfs", "target": path} for path in spec.tmpfs]
@@ -172,9 +193,88 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
     return entry
 
 
-def export(plan: Plan, project_root: Path, output_dir: Path, stem: str, endpoint_mode: str = "dnsrr") -> ComposeExport:
-    """The Compose file for `plan`; paths inside it are relative to `output_dir`, where it will be written."""
-    import os
+def secret_names(spec: ContainerSpec, deployed: ContainerSpec | None = None) -> set[str]:
+    """The variables of `spec` that go to its env file: each that carries a secret, and each whose value
+    differs in `deployed` (the same instance with the real passwords: a password hides in it)."""
+    other = deployed.env if deployed is not None else spec.env
+    return {k for k, v in spec.env.items() if carries_secret(k, v) or carries_secret(k, other.get(k, v))
+            or other.get(k, v) != v}
+
+
+SECRETS_FILE = "secrets.json"
+ENV_FILE_UNSAFE = re.compile(r"[\r\n\0]|^\s|\s$|^['\"#]|\s#|\$\{")
+
+
+def kept_secrets(output: Path) -> dict[str, Any]:
+    """What an earlier export of `output` kept (`{"credentials": {service: {endpoint: password}},
+    "entropy": ...}`), or nothing."""
+    try:
+        kept = json.loads((secrets_dir_of(output) / SECRETS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def secrets_dir_of(output: Path) -> Path:
+    return output.parent / f"{output.stem}.secrets"
+
+
+def fresh_secrets(services: list[tuple[str, list[str]]], kept: dict[str, Any]) -> dict[str, Any]:
+    """`kept` completed: a random password for each (credentials owner, endpoint) it lacks, and a random
+    project entropy if it has none. Nothing kept is changed."""
+    credentials = {service: dict(endpoints) for service, endpoints in (kept.get("credentials") or {}).items()
+                   if isinstance(endpoints, dict)}
+    for owner, endpoints in services:
+        for endpoint in endpoints:
+            credentials.setdefault(owner, {}).setdefault(endpoint, random_secrets.token_hex(12))
+    entropy = kept.get("entropy") if isinstance(kept.get("entropy"), str) and kept.get("entropy") else \
+        random_secrets.token_hex(28)
+    return {"credentials": credentials, "entropy": entropy}
+
+
+def one_line_sql(sql: str) -> str:
+    r"""The init SQL on one line, as an env file holds it, doing what the lines did: a psql script (the
+    PostgreSQL stand-in's, with meta-commands such as `\connect` and `\gexec`) ends each meta-command
+    with psql's separator `\\` (else the rest of the line would be its arguments; after plain SQL a
+    space will do, and `\\` there is an error); MariaDB's `--init-file` takes one statement a line, so a
+    MariaDB/MySQL script becomes one compound statement (`BEGIN NOT ATOMIC ... END;`)."""
+    lines = [line.strip() for line in sql.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return "".join(lines)
+    if not any(_meta_command(line) for line in lines):
+        return "BEGIN NOT ATOMIC " + " ".join(lines) + " END;"
+    text = lines[0]
+    for before, line in zip(lines, lines[1:]):
+        text += (" \\\\ " if _meta_command(before) else " ") + line
+    return text
+
+
+def _meta_command(line: str) -> bool:
+    """Whether a psql line is or ends in a meta-command (`\\connect db`, `SELECT ...\\gexec`)."""
+    return line.startswith("\\") or line.endswith("\\gexec")
+
+
+def env_file_text(env: dict[str, str]) -> str:
+    """`NAME=value` lines that docker-compose (python-dotenv: it unquotes, strips ` #` comments and
+    expands `${...}`) and the docker CLI (which takes each line as it is) read alike; a value neither
+    could is refused. The init SQL is written on one line (`one_line_sql`)."""
+    lines = []
+    for name, value in sorted(env.items()):
+        if name == "ORCHESTRATOR_INIT_SQL":
+            value = one_line_sql(value)
+        if ENV_FILE_UNSAFE.search(value) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise OrchestratorError(f"cannot export {name}: its value cannot go to an env file that docker-compose "
+                                    "and docker stack deploy read alike (a line break, a leading quote, `${` or ` #`)")
+        lines.append(f"{name}={value}")
+    return "".join(line + "\n" for line in lines)
+
+
+def export(plan: Plan, project_root: Path, output_dir: Path, stem: str, endpoint_mode: str = "dnsrr",
+           deployed: Plan | None = None, kept: dict[str, Any] | None = None) -> ComposeExport:
+    """The Compose file for `plan`; paths inside it are relative to `output_dir`, where it will be written.
+
+    `plan` has the stand-in passwords and makes the file; `deployed` (the same project with the random
+    passwords of `kept`) gives the values of the secret-bearing variables, which go to the env files."""
     images = {build.image: build for build in plan.images}
     dockerfile_names = {build.app: f"{stem}.{build.app}.Dockerfile" for build in plan.images}
     has_router = any(spec.role == "router" for spec in plan.instances)
@@ -188,8 +288,13 @@ def export(plan: Plan, project_root: Path, output_dir: Path, stem: str, endpoint
     built: set[str] = set()
     if has_router:
         dockerfile_paths["router"] = f"{stem}.router.Dockerfile"
+    deployed = deployed or plan
+    real = {spec.name: spec for spec in deployed.instances}
+    hidden = {spec.name: secret_names(spec, real.get(spec.name)) for spec in plan.instances}
+    secrets_dir = f"{stem}.secrets"
     services = {spec.name: _service(spec, plan, endpoint_mode, images, built, dockerfile_paths, context_of,
-                                    service_names) for spec in plan.instances}
+                                    service_names, hidden[spec.name], secrets_dir) for spec in plan.instances}
+    secret_env = {name: {k: real[name].env[k] for k in sorted(names)} for name, names in hidden.items() if names}
     networks = {n.name: ({"internal": True} if n.internal else None) for n in plan.networks}
     volumes = {v.name: None for v in plan.volumes}
     document = {"version": "3.8", "services": services, "networks": networks}
@@ -198,7 +303,36 @@ def export(plan: Plan, project_root: Path, output_dir: Path, stem: str, endpoint
     dockerfiles = {dockerfile_names[b.app]: dockerfile(b) for b in plan.images}
     if has_router:
         dockerfiles[f"{stem}.router.Dockerfile"] = router_dockerfile()
-    return ComposeExport(document, dockerfiles)
+    return ComposeExport(document, dockerfiles, secrets_dir, secret_env, dict(kept or {}))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` into `path` with mode 0600 from the start (a temporary file renamed over it)."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w") as handle:
+        os.fchmod(descriptor, 0o600)
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def write_secrets(result: ComposeExport, path: Path) -> list[Path]:
+    """The env file of each service that has secrets, and secrets.json (what the next export keeps), in
+    `<stem>.secrets/` (0700) beside `path`; env files of services that no longer have secrets go."""
+    directory = path.parent / result.secrets_dir
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    texts = {f"{service}.env": env_file_text(env) for service, env in result.secret_env.items()}
+    written = []
+    for name, text in texts.items():
+        _write_private(directory / name, text)
+        written.append(directory / name)
+    _write_private(directory / SECRETS_FILE, json.dumps(result.kept, indent=1, sort_keys=True) + "\n")
+    written.append(directory / SECRETS_FILE)
+    for stale in directory.glob("*.env"):
+        if stale.name not in texts:
+            stale.unlink()
+    return written
 
 
 def write(result: ComposeExport, path: Path) -> list[Path]:
@@ -208,4 +342,6 @@ def write(result: ComposeExport, path: Path) -> list[Path]:
     for name, text in result.dockerfiles.items():
         (path.parent / name).write_text(text)
         written.append(path.parent / name)
+    if result.secret_env or result.kept:
+        written += write_secrets(result, path)
     return written

@@ -3,8 +3,10 @@ limits and mounts as the plan `orchestrator up` applies."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import sys
 import shutil
 import re
 import subprocess
@@ -41,9 +43,23 @@ def stand_ins(prepared: str) -> dict[str, str]:
     return env
 
 
+def with_secrets(example: str) -> dict[str, dict[str, str]]:
+    """Export `compose/<example>.yml` again, as a user runs it first: the file stays byte-identical and its
+    `<example>.secrets/` (never committed) gets the env files; each service's secret variables."""
+    path = REPO / "compose" / f"{example}.yml"
+    before = path.read_bytes()
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "compose", str(EXAMPLES / example), "-o",
+                             str(path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == before, f"compose/{example}.yml changed on export: it was stale"
+    return {file.stem: dict(line.split("=", 1) for line in file.read_text().splitlines())
+            for file in (REPO / "compose" / f"{example}.secrets").glob("*.env")}
+
+
 def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prepared_images):
     name = f"otc{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **stand_ins(prepared_images)}
+    secret = with_secrets("workers")
     compose = ["docker-compose", "-f", str(REPO / "compose" / "workers.yml"), "-p", name]
     try:
         result = subprocess.run([*compose, "up", "-d"], env=env, capture_output=True, text=True, timeout=900)
@@ -56,7 +72,8 @@ def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prep
             container = running[spec.name]
             attrs = container.attrs
             env_inside = dict(item.split("=", 1) for item in attrs["Config"]["Env"])
-            assert {k: env_inside.get(k) for k in spec.env} == spec.env, spec.name
+            hidden = secret.get(spec.name, {})  # random passwords and entropy, from the secrets env file
+            assert {k: env_inside.get(k) for k in spec.env} == {**spec.env, **hidden}, spec.name
             host = attrs["HostConfig"]
             assert (host["NanoCpus"], host["Memory"]) == (int(spec.cpus * 1e9), spec.memory_mb * 1024 * 1024)
             assert host["RestartPolicy"]["Name"] == "unless-stopped" and host["Init"] is True
@@ -66,6 +83,13 @@ def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prep
             assert host["ReadonlyRootfs"] is spec.read_only, spec.name
         queue_env = dict(item.split("=", 1) for item in running["app--queue"].attrs["Config"]["Env"])
         assert queue_env["TYPE"] == "worker"
+        # the worker reaches RabbitMQ with the random password the secrets file gave both
+        assert queue_env["PLATFORM_RELATIONSHIPS"] != plan.instance("app--queue").env["PLATFORM_RELATIONSHIPS"]
+        assert secret["rabbitmq"]["RABBITMQ_DEFAULT_PASS"] in json.dumps(
+            json.loads(base64.b64decode(queue_env["PLATFORM_RELATIONSHIPS"])))
+        login = ["rabbitmqctl", "authenticate_user", "guest", secret["rabbitmq"]["RABBITMQ_DEFAULT_PASS"]]
+        assert _wait(lambda: running["rabbitmq"].exec_run(login).exit_code == 0, 60), \
+            running["rabbitmq"].exec_run(login).output
         assert running["app"].attrs["Image"] == running["app--queue"].attrs["Image"]
         # the route answers through the exported router and the web instance's nginx
         https = default_ports("workers")[1]
@@ -93,6 +117,7 @@ def test_docker_stack_deploy_runs_the_exported_file_on_a_single_node_swarm(engin
     assert joined.returncode == 0, f"the engine refused a swarm: {joined.stderr}"
     stack = f"ots{uuid.uuid4().hex[:6]}"
     env = {**os.environ, **stand_ins(prepared_images)}
+    with_secrets("workers")  # stack deploy reads the env files on this client
     try:
         subprocess.run(["docker-compose", "-f", str(REPO / "compose" / "workers.yml"), "build"], env=env,
                        capture_output=True, timeout=900, check=True)
@@ -153,6 +178,7 @@ def _remove_volumes(engine, stack: str) -> bool:
 def test_docker_compose_accepts_every_exported_file(name):
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed")
+    with_secrets(name)  # the env files it names exist only once an export wrote them
     result = subprocess.run(["docker-compose", "-f", str(REPO / "compose" / f"{name}.yml"), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.config.validate import load_project
 from orchestrator.errors import ConfigError
 from orchestrator.plan import translate
-from orchestrator.state import credentials
+from orchestrator.deployment import _derive
 
 APP = """\
 applications:
@@ -244,12 +244,12 @@ def test_a_mariadb_replica_copies_what_its_user_may_read_and_makes_its_own_users
     assert "ORCHESTRATOR_BINARY_LOG" not in translate(plain, "main").instance("db").env  # no endpoint may replicate
 
 
-def test_a_replicas_endpoints_are_stored_as_its_primarys(tmp_path, monkeypatch):
-    monkeypatch.setenv("ORCHESTRATOR_STATE_DIR", str(tmp_path / "state"))
+def test_a_replicas_endpoints_are_stored_as_its_primarys(tmp_path):
     project, _ = load(tmp_path, POSTGRESQL)
-    stored = credentials(project)
+    stored = _derive(project, "seed", {})
     assert set(stored) == {("db", "main"), ("db", "replicator"), ("db", "postgresql")}
-    assert credentials(project) == stored
+    assert _derive(project, "seed", {}) == stored and _derive(project, "other seed", {}) != stored
+    assert _derive(project, "seed", {("db", "main"): "kept"})[("db", "main")] == "kept"
 
 
 def test_the_type_a_docs_example_misspells_is_refused_with_the_right_name(tmp_path):
