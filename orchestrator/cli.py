@@ -325,7 +325,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if copies:  # a deploy's new copy beside (or instead of) the old one, under its temporary name
         print(f"a deploy was interrupted (unless one is running right now): {', '.join(copies)} "
               f"{'has' if len(copies) == 1 else 'have'} a new copy (-next) that it left; `orchestrator up` "
-              "finishes it (`orchestrator start` leaves the new copies alone)")
+              "finishes it (`orchestrator start` and `restart` leave these instances alone until then)")
     return 0
 
 
@@ -339,10 +339,17 @@ def cmd_logs(args: argparse.Namespace) -> int:
     palette = {s.labels.get("orchestrator.instance", ""): colours[i % len(colours)] for i, s in enumerate(chosen)}
     lock = __import__("threading").Lock()
     from orchestrator.secrets import mask_text
-    secrets = set() if args.show_secrets else operations.secrets_in(engine, chosen)
+    # the secrets to mask: those of every container followed so far (a redeploy may bring new ones);
+    # replaced whole, never changed in place, as the readers' threads use it
+    secrets = [set() if args.show_secrets else operations.secrets_in(engine, chosen)]
+
+    def followed(container: str) -> None:
+        if not args.show_secrets:
+            from orchestrator.secrets import secret_values
+            secrets[0] = secrets[0] | secret_values(engine.container_env(container))
 
     def emit(instance: str, line: str) -> None:
-        line = mask_text(line, secrets)
+        line = mask_text(line, secrets[0])
         label = instance.ljust(width)
         if tty:
             label = f"\033[{palette.get(instance, '0')}m{label}\033[0m"
@@ -350,7 +357,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             print(f"{label} | {line}", flush=True)
 
     since = int(__import__("time").time()) - args.since if args.since else None
-    operations.stream_logs(engine, chosen, args.follow, since, emit)
+    operations.stream_logs(engine, chosen, args.follow, since, emit, followed)
     return 0
 
 

@@ -63,6 +63,10 @@ class Observed:
     fields: dict[str, str]
     image_id: str
     status: str
+    held: bool = False  # stopped with `orchestrator stop` (its restart policy set to `no`): holds until `start`
+
+
+HOLD_POLICY = "no"  # the restart policy `orchestrator stop` gives an instance it holds stopped
 
 
 def observe(states: Iterable[ContainerState]) -> list[Observed]:
@@ -76,7 +80,8 @@ def observe(states: Iterable[ContainerState]) -> list[Observed]:
         result.append(Observed(instance=labels.get(f"{LABEL}.instance", ""), role=labels.get(f"{LABEL}.role", ""),
                                app=labels.get(f"{LABEL}.app", ""), container_id=state.id, name=state.name,
                                config_hash=labels.get(f"{LABEL}.config-hash", ""), fields=fields,
-                               image_id=state.image_id, status=state.status))
+                               image_id=state.image_id, status=state.status,
+                               held=state.restart_policy == HOLD_POLICY))
     return sorted(result, key=lambda o: (o.instance, o.name))
 
 
@@ -147,9 +152,7 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
                                   display, spec, current))
         elif wanted_image and current.image_id != wanted_image:
             actions.append(Action("recreate", spec.name, spec.role, "image rebuilt", display, spec, current))
-        elif current.status == "exited" and len(found) == 1:
-            # stopped, and no copy of an interrupted deploy beside it: `orchestrator stop` (or `docker stop`)
-            # stopped it, since the restart policy starts again whatever else ends; it holds until `start`
+        elif current.status == "exited" and current.held:  # `orchestrator stop` holds it until `start`
             actions.append(Action("keep", spec.name, spec.role, "stopped with `orchestrator stop`; "
                                   "`orchestrator start` starts it", display, spec, current))
         elif current.status in ("created", "exited", "dead"):
@@ -247,7 +250,10 @@ class Deployer:
                     self.engine.remove(container)
             if any(errors):
                 raise DeployFailed(f"could not create containers: {next(e for e in errors if e)}; nothing was changed")
-            raise Interrupted("interrupted before any container was stopped: nothing that runs was changed")
+            leftovers = any(self._next_leftover(a) for a in actions)
+            raise Interrupted("interrupted before the previous containers were touched: they run on as they were"
+                              + (" (the leftover of an earlier interrupted deploy was stopped and removed)"
+                                 if leftovers else ""))
         # 2. a cron running in a web instance that is about to go holds the deploy back (bounded)
         leaving_webs = [a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old]
         run_parallel(lambda a: self.drain_crons(a.old.container_id), leaving_webs, limit=len(leaving_webs))
@@ -544,8 +550,9 @@ class Deployer:
         run_parallel(lambda item: self.engine.stop(item[1], grace.get(item[0], STOP_GRACE)), new, limit=len(new))
         for container in created.values():
             self.engine.remove(container)
-        for action in actions:
-            if action.kind in ("recreate", "remove") and action.old is not None and not self._next_leftover(action):
+        for action in actions:  # an instance held with `orchestrator stop` stays stopped
+            if action.kind in ("recreate", "remove") and action.old is not None and not self._next_leftover(action) \
+                    and not (action.old.held and action.old.status == "exited"):
                 try:
                     self.engine.start(action.old.container_id)
                 except Exception as error:  # keep restoring the others

@@ -201,6 +201,7 @@ class ContainerState:
     memory_mb: int = 0
     health: str = ""  # starting | healthy | unhealthy, or "" without a healthcheck
     oom_killed: bool = False  # the engine saw the kernel kill a process of it for want of memory (last run)
+    restart_policy: str = ""  # "no" marks an instance held stopped by `orchestrator stop`
 
 
 class Engine:
@@ -518,7 +519,13 @@ class Engine:
                               restart_count=data.get("RestartCount", 0), exit_code=state.get("ExitCode", 0),
                               started_at=state.get("StartedAt", ""), finished_at=state.get("FinishedAt", ""),
                               host_port=port, ports=tuple(sorted(set(published))), cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
-                              memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024))
+                              memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024),
+                              restart_policy=(data["HostConfig"].get("RestartPolicy") or {}).get("Name") or "")
+
+    @_retry
+    def set_restart_policy(self, container: str, name: str) -> None:
+        """Change a container's restart policy in place (`no` holds a stopped instance: see `operations.stop`)."""
+        self.api.update_container(container, restart_policy={"Name": name})
 
     def container_env(self, container: str) -> dict[str, str]:
         """The container's environment; empty when it is gone (removed by a deploy since it was listed)."""

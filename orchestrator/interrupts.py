@@ -1,4 +1,4 @@
-"""Ctrl-C (SIGINT) and SIGTERM during `up`: never half a deploy.
+"""Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) during `up`: never half a deploy.
 
 While `handled()` is in force (the builds and the deploy of `up`), a signal does not tear the work
 apart wherever it happens to be:
@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from orchestrator.errors import OrchestratorError
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or ssh session closed
 FIRST = ("interrupted: finishing the current step, then restoring the previous containers; "
          "Ctrl-C again to stop now")
 

@@ -23,7 +23,7 @@ from orchestrator.config.validate import load_project
 from contextlib import nullcontext
 
 from orchestrator import deployment
-from orchestrator.controller import APP_ENV, Action, Deployer, decide, described, observe, run_parallel
+from orchestrator.controller import APP_ENV, HOLD_POLICY, Action, Deployer, decide, described, observe, run_parallel
 from orchestrator.deployment import project_lock
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
@@ -31,12 +31,11 @@ from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import (ImageResolver, build_app_image, load_image_map, php_extension_problems,
                                  prune_app_images)
-from orchestrator.plan import LABEL, Plan, environment_for, translate
+from orchestrator.plan import LABEL, RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
 from orchestrator.names import project_name as directory_project_name
-from orchestrator.plan import Environment
 from orchestrator.state import forget_legacy_credentials, legacy_credentials, state_dir
 
 
@@ -113,13 +112,14 @@ def project_name(target: Target) -> str:
     return target.project or directory_project_name(target.root)
 
 
-def deployment_engine(target: Target, create_home: bool = False, say: Callable[[str], None] = lambda _: None
+def deployment_engine(target: Target, say: Callable[[str], None] = lambda _: None, move: bool = False
                       ) -> tuple[Engine, str]:
     """The engine and project name of a command that acts on a deployment, once it is sure the deployment is
-    this directory's (see `deployment.check_home`)."""
+    this directory's (see `deployment.check_home`). `move`: with `--adopt`, make this directory the
+    deployment's home (only commands that hold the project's lock do)."""
     engine = Engine()
     name = project_name(target)
-    deployment.check_home(engine, name, target.root, target.adopt, create_home, say)
+    deployment.check_home(engine, name, target.root, target.adopt, say=say, move=move)
     return engine, name
 
 
@@ -222,8 +222,8 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
     engine = Engine()
     services = {s.name: s for s in project.services}
     with nullcontext() if dry_run else project_lock(project.name, reporter.step):  # a dry run writes nothing
-        deployment.check_home(engine, project.name, target.root, target.adopt, not dry_run, reporter.step,
-                              deploying=True)
+        deployment.check_home(engine, project.name, target.root, target.adopt, create=not dry_run,
+                              say=reporter.step, deploying=True, move=not dry_run)
         environment = _environment(target, project)
         plan = deployment.with_home(_translate(target, project, environment,
                                                _credentials(engine, project, environment, not dry_run), True),
@@ -240,23 +240,24 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         resolver = ImageResolver(engine, reporter, load_image_map(images_file))
         refs: dict[str, str] = {}
         ids: dict[str, str | None] = {}
-        for spec in plan.instances:
-            if spec.role == "service" and spec.image not in refs:
-                service = services[spec.app]
-                resolved = resolver.service_image(service.type, service.version, spec.image)
-                refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
-            elif spec.role == "router" and spec.image not in refs:
-                resolved = resolver.router_image()
-                refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
         from orchestrator.interrupts import handled
         with handled() as interrupts:  # Ctrl-C/SIGTERM: a build stops; a deploy ends its step, then rolls back
+            for spec in plan.instances:  # stand-in images may be built here (minutes, the first time)
+                if spec.role == "service" and spec.image not in refs:
+                    service = services[spec.app]
+                    resolved = resolver.service_image(service.type, service.version, spec.image)
+                    refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
+                elif spec.role == "router" and spec.image not in refs:
+                    resolved = resolver.router_image()
+                    refs[spec.image], ids[spec.image] = resolved.ref, engine.image_id(resolved.ref)
             for build in plan.images:
                 ids[build.image] = build_app_image(engine, resolver, build, target.root, reporter, plan.project)
                 refs[build.image] = build.image
             actions = decide(plan, observed, ids)
             deployer = Deployer(engine, reporter.step, interrupts=interrupts)
             deployer.apply(plan, actions, refs)
-        prune_app_images(engine, plan.project)  # each app's running image and the previous one stay
+        if any(a.kind in ("create", "recreate") for a in actions):  # only a new container can leave an image
+            prune_app_images(engine, plan.project)  # each app's running image and the previous one stay
         applied = time.monotonic()
     # after a deploy that changed nothing, what was observed is what runs: no second look
     unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
@@ -359,7 +360,7 @@ def select(states: list[ContainerState], app: str | None, worker: str | None) ->
 def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
     name = project_name(target)
     with project_lock(name, reporter.step):
-        engine, _ = deployment_engine(target, say=reporter.step)
+        engine, _ = deployment_engine(target, say=reporter.step, move=True)
         states = engine.containers(name)
         if states:
             reporter.step(f"stopping {len(states)} container(s)")
@@ -386,30 +387,41 @@ def _parallel(function: Callable, items: list) -> None:
 def lifecycle(verb: str, target: Target, app: str | None, worker: str | None,
               say: Callable[[str], None] = lambda _: None) -> list[str]:
     """`stop`, `start` or `restart`, one at a time per project like every command that changes one: an
-    `up` that is deploying finishes first."""
+    `up` that is deploying finishes first. Under the lock, `--adopt` moves the deployment's home here."""
     with project_lock(project_name(target), say):
-        return {"stop": stop, "start": start, "restart": restart}[verb](target, app, worker)
+        deployment_engine(target, say=say, move=True)
+        return {"stop": stop, "start": start, "restart": restart}[verb](target, app, worker, say)
 
 
-def stop(target: Target, app: str | None, worker: str | None) -> list[str]:
+def stop(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
+    """Stop the chosen instances and hold them stopped: their restart policy becomes `no`, which `up` reads as
+    "keep it stopped" (an instance stopped any other way is started again by `up`) until `start`."""
     engine, states = containers(target)
     chosen = select(states, app, worker)
-    _parallel(lambda s: engine.stop(s.id, 15), chosen)
+
+    def hold(state: ContainerState) -> None:
+        engine.set_restart_policy(state.id, HOLD_POLICY)
+        engine.stop(state.id, STOP_TIMEOUT)
+
+    _parallel(hold, chosen)
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
-def _without_next_copies(chosen: list[ContainerState], verb: str,
-                         say: Callable[[str], None] | None) -> list[ContainerState]:
-    """The chosen containers but the `-next` copies an interrupted deploy left beside an instance: starting
-    one would run two copies of the instance on the same volumes. Says which it leaves alone."""
+def _without_interrupted_instances(chosen: list[ContainerState], states: list[ContainerState], verb: str,
+                                   say: Callable[[str], None] | None) -> list[ContainerState]:
+    """The chosen containers but those of an instance that an interrupted deploy left with two copies (the
+    old one and its `-next`): starting either could run two copies of it on the same volumes. Only `up`
+    settles which one stays. Says which it leaves alone."""
     import sys
     from orchestrator.controller import NEXT_SUFFIX
     say = say or (lambda text: print(text, file=sys.stderr))
+    doubled = {s.labels.get(f"{LABEL}.instance") for s in states if s.name.endswith(NEXT_SUFFIX)}
     kept = []
     for state in chosen:
-        if state.name.endswith(NEXT_SUFFIX):
-            say(f"not {verb}ing {state.name}: the new copy of {state.labels.get(f'{LABEL}.instance', '?')} that an "
-                "interrupted deploy left; `orchestrator up` finishes that deploy")
+        instance = state.labels.get(f"{LABEL}.instance", "?")
+        if instance in doubled:
+            say(f"not {verb}ing {state.name}: a deploy of {instance} was interrupted and left two copies of it; "
+                "`orchestrator up` finishes that deploy")
         else:
             kept.append(state)
     return kept
@@ -417,16 +429,26 @@ def _without_next_copies(chosen: list[ContainerState], verb: str,
 
 def start(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
     engine, states = containers(target)
-    chosen = _without_next_copies(select(states, app, worker), "start", say)
-    _parallel(lambda s: engine.start(s.id), chosen)
+    chosen = _without_interrupted_instances(select(states, app, worker), states, "start", say)
+
+    def release(state: ContainerState) -> None:  # no longer held: crashes are restarted again
+        engine.set_restart_policy(state.id, RESTART_POLICY)
+        engine.start(state.id)
+
+    _parallel(release, chosen)
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
 def restart(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
     engine, states = containers(target)
-    chosen = _without_next_copies(select(states, app, worker), "restart", say)
-    _parallel(lambda s: engine.stop(s.id, 15), chosen)
-    _parallel(lambda s: engine.start(s.id), chosen)
+    chosen = _without_interrupted_instances(select(states, app, worker), states, "restart", say)
+    _parallel(lambda s: engine.stop(s.id, STOP_TIMEOUT), chosen)
+
+    def release(state: ContainerState) -> None:
+        engine.set_restart_policy(state.id, RESTART_POLICY)
+        engine.start(state.id)
+
+    _parallel(release, chosen)
     return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
@@ -528,13 +550,15 @@ FOLLOW_POLL_SECONDS = 0.5  # how often `logs -f` looks for the container that go
 
 
 def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, since: int | None,
-                emit: Callable[[str, str], None]) -> None:
+                emit: Callable[[str, str], None], on_container: Callable[[str], None] = lambda _: None) -> None:
     """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once.
 
     Following goes on across an instance's container restarts (from where it stopped) and across a
     redeploy that replaces it (the new container of the same instance, from its first line), and ends on
-    Ctrl-C or when the instance has no container any more (`down`). An error in a reader (the output
-    closed: `logs | head`; the engine lost) ends the whole command, raised here."""
+    Ctrl-C or when the instance has no container any more (`down`); a container it read before (the old
+    one, back after a rollback) goes on from where it was left. `on_container(id)` is told of each
+    container it follows to, before its first line (its secrets may be new). An error in a reader (the
+    output closed: `logs | head`; the engine lost) ends the whole command, raised here."""
     errors: list[BaseException] = []
 
     def read(container: str, start: float | None, instance: str) -> None:
@@ -551,16 +575,19 @@ def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, sinc
         instance = state.labels.get(f"{LABEL}.instance", state.name)
         project = state.labels.get(f"{LABEL}.project")
         current, start = state.id, since
+        read_until: dict[str, float] = {}  # container -> when its stream ended
         try:
             while True:
                 read(current, start, instance)
-                ended = time.time()
+                read_until[current] = time.time()
                 if not follow or not project or state.labels.get(f"{LABEL}.instance") is None:
                     return
                 following = _successor(engine, project, instance, current)
                 if following is None:
                     return
-                start, current = (ended if following == current else since), following
+                if following not in read_until:
+                    on_container(following)
+                start, current = read_until.get(following, since), following
         except BaseException as error:  # handed to the main thread below
             errors.append(error)
 
@@ -687,8 +714,16 @@ def compose_export(target: Target, output: Path | None, endpoint_mode: str):
     from dataclasses import replace
     from orchestrator.export import compose as exporter
     project, plan, _ = make_plan(target, stored_credentials=False)
+    kept = exporter.kept_secrets(output) if output else {}
+    if _exported_before_secrets(output):  # its databases were made with the stand-in passwords: keep them
+        from orchestrator.plan import project_entropy
+        from orchestrator.relationships import derived_password
+        kept = {"credentials": {s.credentials_owner: {e.name: derived_password(project.name, s.credentials_owner,
+                                                                                e.name) for e in s.endpoints}
+                                for s in project.services if s.endpoints},
+                "entropy": project_entropy(project.name)}
     kept = exporter.fresh_secrets([(service.credentials_owner, [e.name for e in service.endpoints])
-                                   for service in project.services], exporter.kept_secrets(output) if output else {})
+                                   for service in project.services], kept)
     credentials = {(owner, endpoint): password for owner, endpoints in kept["credentials"].items()
                    for endpoint, password in endpoints.items()}
     deployed = _translate(target, project, plan.environment, credentials, True)
@@ -700,11 +735,25 @@ def compose_export(target: Target, output: Path | None, endpoint_mode: str):
                            deployed=deployed, kept=kept)
 
 
+def _exported_before_secrets(output: Path | None) -> bool:
+    """`output` was written by a version that kept the passwords in the file: no secrets beside it, and the
+    file reads none from elsewhere (this version's always has `env_file:` for them)."""
+    if output is None:
+        return False
+    try:
+        text = output.read_text()
+    except OSError:
+        return False
+    from orchestrator.export import compose as exporter
+    return "env_file:" not in text and not exporter.kept_secrets(output)
+
+
 def compose(target: Target, output: Path | None, endpoint_mode: str) -> tuple[str, list[Path]]:
     """The Compose YAML (stdout, and nothing written: its `env_file:` entries name files that only
     `-o FILE` writes), or the file, the Dockerfiles it builds from and its secrets (0600), written."""
     import sys
     from orchestrator.export import compose as exporter
+    upgraded = _exported_before_secrets(output)
     result = compose_export(target, output, endpoint_mode)
     if output is None:
         if result.secret_env:
@@ -717,6 +766,9 @@ def compose(target: Target, output: Path | None, endpoint_mode: str) -> tuple[st
     if not result.secret_env:
         return "", written
     where = output.parent / result.secrets_dir
-    return (f"secrets: {where}/ holds each service's passwords, PLATFORM_RELATIONSHIPS and project entropy "
+    note = (f"note: {output.name} was exported by an earlier version, whose passwords anyone can compute; they "
+            f"are kept (moved to {where}/) so the data its services made still opens: to change them, change "
+            f"them in the services and in {where}/secrets.json\n") if upgraded else ""
+    return note + (f"secrets: {where}/ holds each service's passwords, PLATFORM_RELATIONSHIPS and project entropy "
             f"(random, kept by later exports), mode 0600, read through env_file: keep it private and out of "
             f"version control; {output.name} holds none\n"), written

@@ -91,7 +91,8 @@ def test_passwords_of_an_earlier_version_move_into_the_deployment_and_lost_ones_
     labels = engine.volumes.get(secrets_volume(identity.name)).attrs["Labels"]
     project, _ = load_project(identity.dir, "auto", identity.name)
     passwords = _derive(project, labels[SEED_LABEL], {})
-    engine.volumes.get(secrets_volume(identity.name)).remove()  # as an earlier version left it
+    identity.container("router").remove(force=True)  # the one container that mounts the secrets volume...
+    engine.volumes.get(secrets_volume(identity.name)).remove()  # ...which an earlier version did not make
     before = identity.ids()
 
     with_state(identity, tmp_path / "stranger")
@@ -110,7 +111,8 @@ def test_passwords_of_an_earlier_version_move_into_the_deployment_and_lost_ones_
         legacy.write_text(json.dumps(stored))
         with_state(identity, owner)
         moved = identity.ok("up")
-        assert moved.stdout.startswith("0 change(s)"), moved.stdout
+        assert moved.stdout.startswith("1 change(s)"), moved.stdout  # the router, made again
+        assert {k: v for k, v in identity.ids().items() if k != "router"} == before
         assert not legacy.exists()  # the copy in the state directory is gone...
         kept = json.loads(engine.volumes.get(secrets_volume(identity.name)).attrs["Labels"][KEPT_LABEL])
         assert kept == {f"{s}\t{e}": p for (s, e), p in sorted(passwords.items())}  # ...into the deployment
@@ -122,10 +124,15 @@ def test_passwords_of_an_earlier_version_move_into_the_deployment_and_lost_ones_
 
 
 def test_looking_at_what_runs_needs_no_valid_config_and_stop_holds_until_start(identity):
+    identity.container("app--queue").stop(timeout=1)  # stopped some other way (or left so by a failed rollback)
+    again = identity.ok("up")
+    assert "starting worker queue (start: was exited)" in again.stderr, again.stderr
+    assert identity.container("app--queue").status == "running"
     identity.ok("stop", "--worker", "queue")
     kept = identity.ok("up")
     assert kept.stdout.startswith("0 change(s)"), kept.stdout
     assert identity.container("app--queue").status == "exited"  # held across `up`, as the README says
+    assert identity.container("app--queue").attrs["HostConfig"]["RestartPolicy"]["Name"] == "no"
     config = identity.dir / ".platform.app.yaml"
     text = config.read_text()
     config.write_text(text.replace("web:", "web: [", 1))  # a YAML mistake
@@ -136,8 +143,15 @@ def test_looking_at_what_runs_needs_no_valid_config_and_stop_holds_until_start(i
             result = identity.cli(*command)
             assert result.returncode == 0, (command, result.stdout, result.stderr)
         assert identity.container("app--queue").status == "running"
+        assert identity.container("app--queue").attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     finally:
         config.write_text(text)
+
+
+def test_the_secrets_volume_is_in_use_while_the_deployment_runs(identity):
+    """So a `docker volume prune` leaves the passwords, as it leaves the data volumes of running containers."""
+    mounted = {m["Name"] for m in identity.container("router").attrs["Mounts"] if m.get("Name")}
+    assert secrets_volume(identity.name) in mounted
 
 
 def test_a_dry_run_writes_nothing(deploy, tmp_path):

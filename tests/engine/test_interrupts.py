@@ -209,9 +209,10 @@ def test_start_never_starts_a_next_copy_and_ps_says_a_deploy_was_interrupted(pro
     assert wait_for(lambda: all(c.status in ("exited", "created") for c in containers(project).values()), 60)
     result = project.ok("start")
     assert f"not starting {leftover.name}" in result.stderr, result.stderr
+    assert f"not starting {project.name}-app:" in result.stderr, result.stderr  # nor the old copy: only up decides
     found = containers(project)
-    assert found[leftover.name].status == "exited"
-    assert found[f"{project.name}-app"].status == "running" and found[f"{project.name}-app--slow"].status == "running"
+    assert found[leftover.name].status == "exited" and found[f"{project.name}-app"].status == "exited"
+    assert found[f"{project.name}-app--slow"].status == "running"
     project.ok("up", *[a for name, size in sorted(project.sizes.items()) for a in ("--size", f"{name}={size}")])
     one_copy_each(project)
 

@@ -188,3 +188,25 @@ def _export_dir(project, output):
     from tests.conftest import run_cli
     result = run_cli("compose", str(project), "-o", str(output))
     assert result.returncode == 0, result.stderr
+
+
+def test_a_file_an_earlier_version_exported_keeps_the_passwords_its_data_was_made_with(tmp_path):
+    """Before the secrets moved out of the file, an export held stand-in passwords (derived from the project
+    name) and its databases were initialised with them: re-exporting it keeps those, and says so."""
+    import json
+    import subprocess
+    import sys
+    from orchestrator.relationships import derived_password
+    output = tmp_path / "services.yml"  # as an earlier version wrote it: the passwords inline
+    output.write_text("services:\n  mariadb:\n    environment:\n      MARIADB_PASSWORD: "
+                      f"{derived_password('services', 'mariadb', 'mysql')}\n")
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "compose", str(EXAMPLES / "services"), "-o",
+                             str(output)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "was exported by an earlier version" in result.stdout
+    kept = json.loads((tmp_path / "services.secrets" / "secrets.json").read_text())["credentials"]
+    assert kept and all(password == derived_password("services", owner, endpoint)
+                        for owner, endpoints in kept.items() for endpoint, password in endpoints.items())
+    again = subprocess.run([sys.executable, "-m", "orchestrator", "compose", str(EXAMPLES / "services"), "-o",
+                            str(output)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "earlier version" not in again.stdout  # said once; the kept passwords stay

@@ -58,7 +58,7 @@ def test_changing_one_workers_variable_recreates_only_that_worker(tmp_path):
     assert texts(actions) == ["recreate worker queue: env TYPE changed"]
 
 
-def test_removed_worker_is_removed_and_never_started_ones_started(tmp_path):
+def test_removed_worker_is_removed_and_stopped_ones_started(tmp_path):
     shutil.copytree(EXAMPLES / "workers", tmp_path / "w")
     before = plan_of(tmp_path / "w")
     app_file = tmp_path / "w" / ".platform.app.yaml"
@@ -66,9 +66,9 @@ def test_removed_worker_is_removed_and_never_started_ones_started(tmp_path):
     app_file.write_text(text[:text.index("  mail:")])
     after = plan_of(tmp_path / "w")
     observed = running(before)
-    observed = [o if o.instance != "app--queue" else Observed(**{**o.__dict__, "status": "created"}) for o in observed]
+    observed = [o if o.instance != "app--queue" else Observed(**{**o.__dict__, "status": "exited"}) for o in observed]
     actions = [a for a in decide(after, observed, images(after)) if a.kind != "keep"]
-    assert texts(actions) == ["start worker queue: was created", "remove worker mail: no longer in the config"]
+    assert texts(actions) == ["start worker queue: was exited", "remove worker mail: no longer in the config"]
 
 
 def test_a_stopped_instance_holds_until_start_unless_its_config_changes(tmp_path):
@@ -76,8 +76,11 @@ def test_a_stopped_instance_holds_until_start_unless_its_config_changes(tmp_path
     config is unchanged is kept as it is; one whose config changed is recreated (and so runs again)."""
     shutil.copytree(EXAMPLES / "workers", tmp_path / "w")
     plan = plan_of(tmp_path / "w")
-    observed = [o if o.instance != "app--queue" else Observed(**{**o.__dict__, "status": "exited"})
-                for o in running(plan)]
+    exited = [o if o.instance != "app--queue" else Observed(**{**o.__dict__, "status": "exited"})
+              for o in running(plan)]
+    restarted = next(a for a in decide(plan, exited, images(plan)) if a.instance == "app--queue")
+    assert (restarted.kind, restarted.reason) == ("start", "was exited")  # stopped by anything else: started
+    observed = [o if o.instance != "app--queue" else Observed(**{**o.__dict__, "held": True}) for o in exited]
     held = next(a for a in decide(plan, observed, images(plan)) if a.instance == "app--queue")
     assert (held.kind, held.reason) == ("keep", "stopped with `orchestrator stop`; `orchestrator start` starts it")
     app_file = tmp_path / "w" / ".platform.app.yaml"

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLES, REPO
 
 HOLD = ("import sys, time\n"
@@ -38,7 +40,39 @@ def test_the_lock_holds_whatever_state_directory_each_command_has(tmp_path):
     assert "another command is changing project shop" in second.stdout
     lock = next((tmp_path / "locks").iterdir())
     assert stat.S_IMODE(lock.stat().st_mode) == 0o666  # any user of the machine can take it
-    assert stat.S_IMODE((tmp_path / "locks").stat().st_mode) == 0o1777
+
+
+def test_the_lock_is_never_written_through_a_planted_link(tmp_path, monkeypatch):
+    """Another user may plant a link where the lock goes (in a shared directory): the lock refuses it and
+    the file it points at is untouched."""
+    from orchestrator.deployment import lock_path, project_lock
+    from orchestrator.errors import OrchestratorError
+    monkeypatch.setenv("ORCHESTRATOR_LOCK_DIR", str(tmp_path))
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    victim.chmod(0o600)
+    lock_path("shop").symlink_to(victim)
+    with pytest.raises(OrchestratorError, match="cannot open the lock"):
+        with project_lock("shop", print):
+            pass
+    lock_path("shop").unlink()
+    os.link(victim, lock_path("shop"))  # a second name of someone's file
+    with pytest.raises(OrchestratorError, match="not a plain file of its own"):
+        with project_lock("shop", print):
+            pass
+    assert victim.read_text() == "keep me" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+
+
+def test_one_engine_has_one_lock_however_its_socket_is_named(monkeypatch):
+    from orchestrator.deployment import lock_path
+    names = set()
+    for host in (None, "unix:///var/run/docker.sock", "unix:///run/docker.sock"):
+        if host is None:
+            monkeypatch.delenv("DOCKER_HOST", raising=False)
+        else:
+            monkeypatch.setenv("DOCKER_HOST", host)
+        names.add(lock_path("shop"))
+    assert len(names) == 1
 
 
 def test_a_project_name_that_the_engine_refuses_or_that_names_a_path_is_a_usage_error(cli, tmp_path):
