@@ -182,3 +182,24 @@ def test_a_new_deployment_names_one_whose_directory_is_gone(identity):
         assert f"orchestrator up --project {identity.name} --adopt" in result.stderr
     finally:
         moved.rename(identity.dir)
+
+
+def test_stop_start_and_restart_wait_for_a_deploy_in_progress(identity, tmp_path):
+    """The lifecycle commands take the project's lock, as `up` and `down` do: a `restart` while an `up` holds
+    the lock waits until it is released, then acts."""
+    env = {**os.environ, "ORCHESTRATOR_LOCK_DIR": str(tmp_path / "locks")}
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from orchestrator.deployment import project_lock\n"
+                               "with project_lock(sys.argv[1], print):\n"
+                               "    print('held', flush=True); time.sleep(3)\n", identity.name],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    before = identity.container("app--queue").attrs["State"]["StartedAt"]
+    identity.env = env
+    try:
+        result = identity.ok("restart", "--worker", "queue")
+    finally:
+        identity.env = None
+    holder.wait(timeout=30)
+    assert "another command is changing project" in result.stderr, result.stderr
+    assert identity.container("app--queue").attrs["State"]["StartedAt"] != before
