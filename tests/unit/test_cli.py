@@ -75,7 +75,8 @@ def test_a_bad_name_is_one_error_that_lists_what_exists(workers, app, worker, me
         resolve_instance(workers, app, worker)
 
 
-# -- output into a closed pipe (`ps | head`), and what `ps` shows; the engine is faked ------------------
+# -- what `ps` shows (rendering only; tests/engine/test_instance_state.py reads a real engine, and pipes
+#    `ps`, `logs` and `ssh` into a closed pipe) --------------------------------------------------------------
 
 def _state(instance: str = "app--queue", role: str = "worker", status: str = "running", **changes):
     from orchestrator.engine import ContainerState
@@ -85,64 +86,6 @@ def _state(instance: str = "app--queue", role: str = "worker", status: str = "ru
                           "orchestrator.app": "app", "orchestrator.size": "S"})
     fields.update(changes)
     return ContainerState(**fields)
-
-
-@pytest.fixture
-def closed_stdout(monkeypatch):
-    """Call it to make sys.stdout write into a pipe whose reader is gone, as under `| head` once head has its
-    lines (in the test's body: capsys sets its own stdout when the test starts; stderr stays captured)."""
-    import io
-    import os
-    import sys
-    streams = []
-
-    def close() -> None:
-        read, write = os.pipe()
-        os.close(read)
-        streams.append(io.TextIOWrapper(io.FileIO(write, "w"), encoding="utf-8"))
-        monkeypatch.setattr(sys, "stdout", streams[0])
-    yield close
-    streams[0].flush()  # raises BrokenPipeError when the CLI left the closed pipe as it was (the interpreter's exit)
-
-
-class _FakeLogs:
-    def logs(self, container, follow=False, since=None, tail="all"):
-        return iter([f"line {n}\n".encode() for n in range(50000)])
-
-
-def test_ps_into_a_closed_pipe_is_no_error(closed_stdout, monkeypatch, capsys):
-    from orchestrator import cli, operations
-    closed_stdout()
-    monkeypatch.setattr(operations, "containers", lambda target: (None, [_state()]))
-    monkeypatch.setattr(operations, "instance_details", lambda engine, states: {}, raising=False)
-    monkeypatch.setattr(operations, "last_exit_codes", lambda engine, states: {})  # what it read before
-    assert cli.main(["ps", "examples/workers"]) == 0
-    assert "Traceback" not in capsys.readouterr().err
-
-
-def test_logs_into_a_closed_pipe_is_no_error_and_no_thread_traceback(closed_stdout, monkeypatch, capsys):
-    from orchestrator import cli, operations
-    closed_stdout()
-    import threading
-    monkeypatch.setattr(operations, "containers", lambda target: (_FakeLogs(), [_state(), _state("app", "web")]))
-    in_threads: list = []  # what the readers' threads raised (their traceback, on a terminal)
-    monkeypatch.setattr(threading, "excepthook", lambda args: in_threads.append(args.exc_type))
-    assert cli.main(["logs", "examples/workers", "--show-secrets"]) == 0
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and not in_threads, (err, in_threads)
-
-
-def test_ssh_command_into_a_closed_pipe_is_no_error(closed_stdout, monkeypatch, capsys):
-    from orchestrator import cli, operations
-    closed_stdout()
-
-    def run_command(target, app, worker, command, on_stdout, on_stderr):
-        for _ in range(1000):
-            on_stdout(b"x" * 1024)
-        return 0
-    monkeypatch.setattr(operations, "run_command", run_command)
-    assert cli.main(["ssh", "examples/workers", "--", "yes"]) == 0
-    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_ps_shows_an_out_of_memory_kill_with_its_limit_and_a_command_stopped_by_sv(capsys):
