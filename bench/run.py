@@ -141,7 +141,7 @@ def stand_in_env(project: Path) -> dict[str, str]:
     from orchestrator.operations import Target, make_plan
     output = subprocess.run([*CLI, "images", "prepare", str(project)], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout
-    _, plan, _ = make_plan(Target(project), with_sources=False, stored_credentials=False)
+    _, plan, _ = make_plan(Target(project), with_sources=False)
     env = dict(os.environ)
     for line in output.splitlines():
         if line.startswith("router: "):  # the exported router's Dockerfile adds nothing the local router lacks

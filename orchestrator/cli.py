@@ -238,7 +238,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     changed = [a for a in result.actions if a.kind != "keep"]
     print(f"{len(changed)} change(s), {len(result.actions) - len(changed)} instance(s) unchanged")
-    _print_ps(result.states)
+    _print_ps(result.states, result.details)
     _print_routes(result.routes)
     for crash in result.crashes:
         print(f"warning: {crash}\n(the deploy itself stands, as on the platform)", file=sys.stderr)
@@ -280,31 +280,19 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _last_exit(code: int, oom_killed: bool, memory_mb: int = 0) -> str:
-    """The last exit status, said to be an out-of-memory kill with the limit when it was (a restarted
-    container's own status reads 0 while the engine still knows why it was killed)."""
+def _print_ps(states, details: dict) -> None:
+    """The table of `ps` and of `up`'s summary: both with the last exits and the start commands' state
+    read the same way (`operations.instance_details`)."""
     from orchestrator.failures import exit_text
-    return exit_text(code, oom_killed, memory_mb)
-
-
-def _print_ps(states, details: dict | None = None) -> None:
-    """The table of `ps` and of `up`'s summary: both read the last exits and the start commands' state
-    the same way (`operations.instance_details`) unless given them."""
-    from orchestrator.operations import InstanceDetail, instance_details, uptime
+    from orchestrator.operations import InstanceDetail, uptime
     from orchestrator.render import table
-    if details is None and states:
-        from orchestrator.engine import Engine
-        try:
-            details = instance_details(Engine(), states)
-        except Exception:  # a summary of what was done: the engine's own state then, as it was observed
-            details = {}
     rows = []
     for state in states:
         labels = state.labels
-        detail = (details or {}).get(state.id) or InstanceDetail(state.exit_code, state.oom_killed)
+        detail = details.get(state.id) or InstanceDetail(state.exit_code, state.oom_killed)
         status = f"{state.status} ({detail.command})" if detail.command and state.status == "running" else state.status
         rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
-                     status, str(state.restart_count), _last_exit(detail.exit_code, detail.oom, state.memory_mb),
+                     status, str(state.restart_count), exit_text(detail.exit_code, detail.oom, state.memory_mb),
                      uptime(state),
                      f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
     print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")
@@ -321,7 +309,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         if state.labels.get("orchestrator.role") == "router" and state.ports:
             print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
                                          for inside, host in state.ports) + " (`orchestrator up` lists the routes)")
-    copies = sorted({s.labels.get("orchestrator.instance", s.name) for s in states if s.name.endswith("-next")})
+    copies = sorted(operations.interrupted_instances(states))
     if copies:  # a deploy's new copy beside (or instead of) the old one, under its temporary name
         print(f"a deploy was interrupted (unless one is running right now): {', '.join(copies)} "
               f"{'has' if len(copies) == 1 else 'have'} a new copy (-next) that it left; `orchestrator up` "

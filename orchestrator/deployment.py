@@ -179,19 +179,15 @@ def credentials(engine, project: Project, create: bool, legacy: Credentials | No
     return _derive(project, labels.get(SEED_LABEL, ""), kept)  # type: ignore[arg-type]
 
 
-def stand_in_credentials(project: Project) -> Credentials:
-    """A password of the right shape for each (service, endpoint) that has one; says which do."""
-    return _derive(project, "stand-in", None)
-
-
 def _derive(project: Project, seed: str, kept: Credentials | None) -> Credentials:
+    kept = kept or {}
     result: Credentials = {}
     for service in project.services:
         owner = service.credentials_owner  # a replica's users are its primary's
         for endpoint in service.endpoints:
             key = (owner, endpoint.name)
-            if key in (kept or {}):
-                result[key] = (kept or {})[key]
+            if key in kept:
+                result[key] = kept[key]
             elif seed:
                 result[key] = hmac.new(seed.encode(), f"{owner}\0{endpoint.name}".encode(),
                                        hashlib.sha256).hexdigest()[:PASSWORD_LENGTH]

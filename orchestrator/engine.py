@@ -411,11 +411,6 @@ class Engine:
         except NotFound:
             pass
 
-    def images(self, label: str) -> list[str]:
-        found = self._read("/images/json", {"filters": json.dumps({"label": [label]})},
-                           sdk=lambda: self.api.images(filters={"label": label})) or []
-        return [tag for image in found for tag in (image.get("RepoTags") or [])]
-
     # -- networks and volumes -----------------------------------------------------------------------
     @_retry
     def ensure_network(self, name: str, internal: bool, labels: dict[str, str]) -> None:
@@ -446,8 +441,8 @@ class Engine:
 
     @_retry
     def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        if self._read(f"/volumes/{quote(name, safe='')}", sdk=lambda: self.api.inspect_volume(name)) is None:
-            self.api.create_volume(name=name, labels=labels)
+        if self.volume_labels(name) is None:
+            self.create_volume(name, labels)
 
     @_retry
     def volume_labels(self, name: str) -> dict[str, str] | None:
@@ -467,11 +462,8 @@ class Engine:
                             sdk=lambda: self.api.volumes(filters={"label": label})) or {}
         return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in listed.get("Volumes") or []]
 
-    @_retry
     def volumes(self, project: str) -> list[dict[str, Any]]:
-        listed = self._read("/volumes", {"filters": json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})},
-                            sdk=lambda: self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"})) or {}
-        return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in listed.get("Volumes") or []]
+        return self.labelled_volumes(f"{PROJECT_LABEL}={project}")
 
     @_retry
     def remove_volume(self, name: str) -> None:
@@ -493,8 +485,9 @@ class Engine:
         return [state for state in found if state is not None]
 
     @_retry
-    def _list(self, project: str) -> list[dict[str, Any]]:
-        filters = {"label": [f"{PROJECT_LABEL}={project}"]}
+    def _list(self, project: str, *labels: str) -> list[dict[str, Any]]:
+        """The engine's list entries of the project's containers (those with every one of `labels` too)."""
+        filters = {"label": [f"{PROJECT_LABEL}={project}", *labels]}
         return self._read("/containers/json", {"all": "1", "filters": json.dumps(filters)},
                           sdk=lambda: self.api.containers(all=True, filters=filters)) or []
 
@@ -524,7 +517,8 @@ class Engine:
 
     @_retry
     def set_restart_policy(self, container: str, name: str) -> None:
-        """Change a container's restart policy in place (`no` holds a stopped instance: see `operations.stop`)."""
+        """Change a container's restart policy in place (`no` holds a stopped instance: see
+        `operations.lifecycle`)."""
         self.api.update_container(container, restart_policy={"Name": name})
 
     def container_env(self, container: str) -> dict[str, str]:
@@ -659,16 +653,6 @@ class Engine:
                   if line.startswith("oom_kill ") and line.split()[1].isdigit()]
         return max(counts) if counts else None
 
-    def read_file(self, container: str, path: str) -> bytes | None:
-        """A file of a running container; None when it is not there, or the container refuses an exec (it
-        stopped, or the restart policy is starting it again, since it was listed)."""
-        from docker.errors import APIError
-        try:
-            code, output, _ = self.exec(container, ["cat", path], workdir="/")
-        except APIError:
-            return None
-        return output if code == 0 else None
-
     def log_tail(self, container: str, count: int) -> str:
         """The container's last `count` log lines as text; empty when it is gone."""
         from docker.errors import NotFound
@@ -758,43 +742,37 @@ class Engine:
         except (IndexError, ValueError):
             raise SocketLost(f"no HTTP answer on {self.reader.path}: {head[:80]!r}") from None
 
-    def read_files(self, container: str, paths: list[str]) -> dict[str, bytes] | None:
-        """Small text files of a running container, read by one exec: path -> content, for those that exist;
-        None when the container refuses an exec (it stopped, or the restart policy is starting it again).
-        Straight on the socket where there is one (`ps` reads every app container's at once, and never
-        pays for the SDK)."""
-        script = 'for f do if [ -f "$f" ]; then printf "%s\\000" "$f"; cat "$f"; printf "\\000"; fi; done'
-        command = ["sh", "-c", script, "sh", *paths]
+    def read_file(self, container: str, path: str) -> bytes | None:
+        """A small text file of a running container (b"" when it is not there); None when the container
+        refuses an exec (it stopped, or the restart policy is starting it again). Straight on the socket
+        where there is one (`ps` reads one in every restarted app container at once, and never pays for
+        the SDK)."""
+        command = ["sh", "-c", 'cat "$0" 2>/dev/null; true', path]
         if self.reader is None:
             from docker.errors import APIError
             try:
-                _, output, _ = self.exec(container, command, workdir="/")
+                return self.exec(container, command, workdir="/")[1]
             except APIError:
                 return None
-        else:
-            status, created = self._post_raw(f"/containers/{quote(container, safe='')}/exec",
-                                             {"AttachStdout": True, "AttachStderr": False, "Cmd": command,
-                                              "WorkingDir": "/"})
-            if status != 201:
-                return None
-            status, stream = self._post_raw(f"/exec/{json.loads(created)['Id']}/start", {"Detach": False, "Tty": False})
-            if status != 200:
-                return None
-            output, at = b"", 0
-            while at + 8 <= len(stream):  # frames: stream kind (1 stdout), 3 zero bytes, big-endian size
-                size = int.from_bytes(stream[at + 4:at + 8], "big")
-                if stream[at] == 1:
-                    output += stream[at + 8:at + 8 + size]
-                at += 8 + size
-        parts = output.split(b"\0")
-        return {parts[i].decode("utf-8", "replace"): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+        status, created = self._post_raw(f"/containers/{quote(container, safe='')}/exec",
+                                         {"AttachStdout": True, "AttachStderr": False, "Cmd": command,
+                                          "WorkingDir": "/"})
+        if status != 201:
+            return None
+        status, stream = self._post_raw(f"/exec/{json.loads(created)['Id']}/start", {"Detach": False, "Tty": False})
+        if status != 200:
+            return None
+        output, at = b"", 0
+        while at + 8 <= len(stream):  # frames: stream kind (1 stdout), 3 zero bytes, big-endian size
+            size = int.from_bytes(stream[at + 4:at + 8], "big")
+            if stream[at] == 1:
+                output += stream[at + 8:at + 8 + size]
+            at += 8 + size
+        return output
 
-    @_retry
     def instance_containers(self, project: str, instance: str) -> list[ContainerState]:
         """Every container of one instance of the project (a redeploy's new one beside the old one)."""
-        filters = {"label": [f"{PROJECT_LABEL}={project}", f"orchestrator.instance={instance}"]}
-        listed = self._read("/containers/json", {"all": "1", "filters": json.dumps(filters)},
-                            sdk=lambda: self.api.containers(all=True, filters=filters)) or []
+        listed = self._list(project, f"orchestrator.instance={instance}")
         return [state for state in (self.inspect(item["Id"]) for item in listed) if state is not None]
 
     @_retry

@@ -169,5 +169,7 @@ def exit_text(code: int, oom: bool, memory_mb: int = 0) -> str:
     why it was killed: then `out of memory (limit 128 MB)`)."""
     if not oom:
         return str(code)
-    why = "out of memory" + (f", limit {memory_mb} MB" if memory_mb else "")
-    return f"{code} ({why})" if code else why.replace(", limit", " (limit", 1) + (")" if memory_mb else "")
+    limit = f"limit {memory_mb} MB" if memory_mb else ""
+    if code:
+        return f"{code} (out of memory, {limit})" if limit else f"{code} (out of memory)"
+    return f"out of memory ({limit})" if limit else "out of memory"

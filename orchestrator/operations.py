@@ -61,16 +61,14 @@ def _templates_digest() -> str:
     return h.hexdigest()
 
 
-def make_plan(target: Target, with_sources: bool = True, stored_credentials: bool = True,
-              engine: Engine | None = None, create_secrets: bool = False) -> tuple[Project, Plan, list]:
-    """Load, validate and translate. The passwords are the deployment's, read from the engine when
-    `engine` is given (`create_secrets`: made when it has none yet, by `up`); without an engine, or with
-    `stored_credentials=False`, they are stand-ins derived from the project name, so `plan`, `validate`
+def make_plan(target: Target, with_sources: bool = True, engine: Engine | None = None
+              ) -> tuple[Project, Plan, list]:
+    """Load, validate and translate. The passwords are the deployment's, read (never made) from `engine`
+    when it is given; without one they are stand-ins derived from the project name, so `plan`, `validate`
     and `compose` never reach the engine nor write anything."""
     project, warnings = load_project(target.root, target.layout, target.project)
     environment = _environment(target, project)
-    secrets = _credentials(engine, project, environment, create_secrets) \
-        if stored_credentials and engine is not None else None
+    secrets = _credentials(engine, project, environment, False) if engine is not None else None
     return project, _translate(target, project, environment, secrets, with_sources), warnings
 
 
@@ -92,8 +90,8 @@ def _translate(target: Target, project: Project, environment: Environment, secre
 def _credentials(engine: Engine, project: Project, environment: Environment, create: bool) -> dict | None:
     """The deployment's passwords (see `deployment.credentials`); an earlier version's, kept in this user's
     state directory, move into the deployment as it gets its own."""
-    def data_volumes() -> list[str]:  # the data volumes of services that have passwords
-        owners = {owner for owner, _ in deployment.stand_in_credentials(project)}
+    def data_volumes() -> list[str]:  # the data volumes of services that have passwords (a replica: its primary's)
+        owners = {s.credentials_owner for s in project.services if s.endpoints}
         with_passwords = {s.name for s in project.services if s.credentials_owner in owners}
         return [mount.volume for spec in translate(project, environment).instances
                 if spec.role == "service" and spec.app in with_passwords
@@ -132,6 +130,7 @@ class UpResult:
     routes: list[RouteCheck] = field(default_factory=list)
     local_ca: Path | None = None  # where the CA of the HTTPS routes was written, when it was new
     crashes: list[str] = field(default_factory=list)  # app instances this deploy started that crashed since
+    details: dict[str, InstanceDetail] = field(default_factory=dict)  # of `states`, for the summary (as `ps`)
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,11 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
     routes = check_routes(engine, plan, states, deployer.started_at)
     told = {check.route.upstream for check in routes if check.problem}  # a crashed web is in its route's warning
     crashes = started_crashes(engine, actions, states, deployer.started_at, deployer.started, applied, told)
-    return UpResult(actions, plan, resolver.notes, states, routes, local_ca, crashes)
+    try:
+        details = instance_details(engine, states)
+    except Exception:  # a summary of what was done: the engine's own state then, as it was observed
+        details = {}
+    return UpResult(actions, plan, resolver.notes, states, routes, local_ca, crashes, details)
 
 
 def started_crashes(engine: Engine, actions: list[Action], states: list[ContainerState], since: float,
@@ -385,37 +388,48 @@ def _parallel(function: Callable, items: list) -> None:
 
 
 def lifecycle(verb: str, target: Target, app: str | None, worker: str | None,
-              say: Callable[[str], None] = lambda _: None) -> list[str]:
-    """`stop`, `start` or `restart`, one at a time per project like every command that changes one: an
-    `up` that is deploying finishes first. Under the lock, `--adopt` moves the deployment's home here."""
+              say: Callable[[str], None] | None = None) -> list[str]:
+    """`stop`, `start` or `restart` the chosen instances, one command at a time per project like every
+    command that changes one (an `up` that is deploying finishes first; under the lock, `--adopt` moves
+    the deployment's home here). `stop` holds them stopped: their restart policy becomes `no`, which `up`
+    reads as "keep it stopped" (an instance stopped any other way is started again by `up`) until `start`
+    or `restart` sets it back. Neither starts an instance an interrupted deploy left with two copies."""
+    import sys
+    say = say or (lambda text: print(text, file=sys.stderr))
     with project_lock(project_name(target), say):
-        deployment_engine(target, say=say, move=True)
-        return {"stop": stop, "start": start, "restart": restart}[verb](target, app, worker, say)
+        engine, name = deployment_engine(target, say=say, move=True)
+        states = sorted(engine.containers(name), key=_order)
+        chosen = select(states, app, worker)
+
+        def hold(state: ContainerState) -> None:
+            engine.set_restart_policy(state.id, HOLD_POLICY)
+            engine.stop(state.id, STOP_TIMEOUT)
+
+        def release(state: ContainerState) -> None:  # no longer held: crashes are restarted again
+            engine.set_restart_policy(state.id, RESTART_POLICY)
+            engine.start(state.id)
+
+        if verb == "stop":
+            _parallel(hold, chosen)
+        else:
+            chosen = _without_interrupted_instances(chosen, states, verb, say)
+            if verb == "restart":
+                _parallel(lambda s: engine.stop(s.id, STOP_TIMEOUT), chosen)
+            _parallel(release, chosen)
+        return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
-def stop(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
-    """Stop the chosen instances and hold them stopped: their restart policy becomes `no`, which `up` reads as
-    "keep it stopped" (an instance stopped any other way is started again by `up`) until `start`."""
-    engine, states = containers(target)
-    chosen = select(states, app, worker)
-
-    def hold(state: ContainerState) -> None:
-        engine.set_restart_policy(state.id, HOLD_POLICY)
-        engine.stop(state.id, STOP_TIMEOUT)
-
-    _parallel(hold, chosen)
-    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
+def interrupted_instances(states: list[ContainerState]) -> set[str]:
+    """The instances an interrupted deploy left with two copies: the old one and its `-next`."""
+    from orchestrator.controller import NEXT_SUFFIX
+    return {s.labels.get(f"{LABEL}.instance", s.name) for s in states if s.name.endswith(NEXT_SUFFIX)}
 
 
 def _without_interrupted_instances(chosen: list[ContainerState], states: list[ContainerState], verb: str,
-                                   say: Callable[[str], None] | None) -> list[ContainerState]:
-    """The chosen containers but those of an instance that an interrupted deploy left with two copies (the
-    old one and its `-next`): starting either could run two copies of it on the same volumes. Only `up`
-    settles which one stays. Says which it leaves alone."""
-    import sys
-    from orchestrator.controller import NEXT_SUFFIX
-    say = say or (lambda text: print(text, file=sys.stderr))
-    doubled = {s.labels.get(f"{LABEL}.instance") for s in states if s.name.endswith(NEXT_SUFFIX)}
+                                   say: Callable[[str], None]) -> list[ContainerState]:
+    """The chosen containers but those of an instance with two copies: starting either could run two copies
+    of it on the same volumes, and only `up` settles which one stays. Says which it leaves alone."""
+    doubled = interrupted_instances(states)
     kept = []
     for state in chosen:
         instance = state.labels.get(f"{LABEL}.instance", "?")
@@ -425,31 +439,6 @@ def _without_interrupted_instances(chosen: list[ContainerState], states: list[Co
         else:
             kept.append(state)
     return kept
-
-
-def start(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
-    engine, states = containers(target)
-    chosen = _without_interrupted_instances(select(states, app, worker), states, "start", say)
-
-    def release(state: ContainerState) -> None:  # no longer held: crashes are restarted again
-        engine.set_restart_policy(state.id, RESTART_POLICY)
-        engine.start(state.id)
-
-    _parallel(release, chosen)
-    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
-
-
-def restart(target: Target, app: str | None, worker: str | None, say: Callable[[str], None] | None = None) -> list[str]:
-    engine, states = containers(target)
-    chosen = _without_interrupted_instances(select(states, app, worker), states, "restart", say)
-    _parallel(lambda s: engine.stop(s.id, STOP_TIMEOUT), chosen)
-
-    def release(state: ContainerState) -> None:
-        engine.set_restart_policy(state.id, RESTART_POLICY)
-        engine.start(state.id)
-
-    _parallel(release, chosen)
-    return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
 
 
 def uptime(state: ContainerState, now: datetime | None = None) -> str:
@@ -488,8 +477,7 @@ def _command_state(engine: Engine, state: ContainerState) -> str:
     else from the init's file."""
     processes = engine.processes(state.id)
     if processes is None:
-        kept = (engine.read_files(state.id, [f"{RUN_DIR}/state"]) or {}).get(f"{RUN_DIR}/state", b"")
-        return kept.decode("utf-8", "replace").strip()
+        return (engine.read_file(state.id, f"{RUN_DIR}/state") or b"").decode("utf-8", "replace").strip()
     return next((mark for name, mark in COMMAND_MARKS.items() if any(name in p for p in processes)), "running")
 
 
@@ -503,10 +491,9 @@ def instance_details(engine: Engine, states: list[ContainerState]) -> dict[str, 
             command = COMMAND_STATES.get(_command_state(engine, state), "")
         if state.status != "running" or not state.restart_count:
             return InstanceDetail(state.exit_code, state.oom_killed, command)
-        files = {}
+        kept = b""
         if state.labels.get(f"{LABEL}.role") != "service":
-            files = engine.read_files(state.id, [f"{RUN_DIR}/last-exit"]) or {}
-        kept = files.get(f"{RUN_DIR}/last-exit", b"").strip()
+            kept = (engine.read_file(state.id, f"{RUN_DIR}/last-exit") or b"").strip()
         code, oom = (int(kept), None) if kept.isdigit() else _restarted_exit(engine, state)
         if oom is None:  # the engine keeps OOMKilled of the last run while the next one runs
             oom = state.oom_killed
@@ -516,13 +503,6 @@ def instance_details(engine: Engine, states: list[ContainerState]) -> dict[str, 
         return {state.id: detail(state) for state in states}
     with ThreadPoolExecutor(max_workers=min(8, len(states))) as pool:
         return dict(zip((state.id for state in states), pool.map(detail, states)))
-
-
-def last_exit_codes(engine: Engine, states: list[ContainerState]) -> dict[str, int]:
-    """The exit code of each instance's last run. The engine forgets it when the restart policy starts
-    the container again, so for a restarted container it is read from what the init kept, else from the
-    engine's events (its last `die`)."""
-    return {key: value.exit_code for key, value in instance_details(engine, states).items()}
 
 
 EXIT_EVENTS_SECONDS = 3600  # how far back the engine's events are asked for a restarted container's last exit
@@ -713,7 +693,7 @@ def compose_export(target: Target, output: Path | None, endpoint_mode: str):
     export, or new random ones, for its `<stem>.secrets/` env files. Nothing is written here."""
     from dataclasses import replace
     from orchestrator.export import compose as exporter
-    project, plan, _ = make_plan(target, stored_credentials=False)
+    project, plan, _ = make_plan(target)
     kept = exporter.kept_secrets(output) if output else {}
     if _exported_before_secrets(output):  # its databases were made with the stand-in passwords: keep them
         from orchestrator.plan import project_entropy

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.engine
 
 def stand_ins(prepared: str) -> dict[str, str]:
     """Compose variables that point the file's official images at this machine's local stand-ins."""
-    _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+    _, plan, _ = make_plan(Target(EXAMPLES / "workers"))
     env = {}
     for line in prepared.splitlines():
         if line.startswith("router: "):  # the router's Dockerfile only adds what the local router image has
@@ -66,7 +66,7 @@ def test_docker_compose_runs_the_exported_file_like_orchestrator_up(engine, prep
         assert result.returncode == 0, result.stdout + result.stderr
         running = {c.labels["com.docker.compose.service"]: c
                    for c in engine.containers.list(ignore_removed=True, filters={"label": f"com.docker.compose.project={name}"})}
-        _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+        _, plan, _ = make_plan(Target(EXAMPLES / "workers"))
         assert set(running) == {spec.name for spec in plan.instances}
         for spec in plan.instances:
             container = running[spec.name]
@@ -131,7 +131,7 @@ def test_docker_stack_deploy_runs_the_exported_file_on_a_single_node_swarm(engin
 
         assert _wait(lambda: set(tasks()) == {"app", "app--queue", "app--mail", "mariadb", "rabbitmq", "router"}, 120), \
             tasks()
-        _, plan, _ = make_plan(Target(EXAMPLES / "workers"), stored_credentials=False)
+        _, plan, _ = make_plan(Target(EXAMPLES / "workers"))
         for name, container in tasks().items():
             spec = plan.instance(name)
             host = container.attrs["HostConfig"]

@@ -31,11 +31,21 @@ def project(deploy):
     return deployment
 
 
-def next_size(deployment, instance: str) -> list[str]:
-    """`--size` arguments that change `instance` (and keep every other instance as it is)."""
+def size_arguments(deployment) -> list[str]:
+    """`--size` for each instance as the deployment has it now."""
+    return [arg for name, size in sorted(deployment.sizes.items()) for arg in ("--size", f"{name}={size}")]
+
+
+def toggle_size(deployment, instance: str) -> None:
+    """The other of the instance's two sizes: what an `up` asks for, or undoes once it was rolled back."""
     current = deployment.sizes.get(instance)
     deployment.sizes[instance] = SIZES[instance][1] if current == SIZES[instance][0] else SIZES[instance][0]
-    return [arg for name, size in sorted(deployment.sizes.items()) for arg in ("--size", f"{name}={size}")]
+
+
+def next_size(deployment, instance: str) -> list[str]:
+    """`--size` arguments that change `instance` (and keep every other instance as it is)."""
+    toggle_size(deployment, instance)
+    return size_arguments(deployment)
 
 
 class Up:
@@ -103,17 +113,23 @@ def running_copy(deployment, instance: str):
                     120, step=0.05)
 
 
-def kill_during_the_hook(deployment) -> object:
-    """SIGKILL `up` while the deploy hook runs in the new web instance, once that instance's app is up: a
-    running `-next` copy of web is left (the old one stopped)."""
+def up_in_the_hook(deployment, seconds: str):
+    """An `up` that resizes web, caught once the deploy hook (lasting `seconds`) has begun in the new web
+    copy: the `up`, the old web container and the new copy."""
     web = deployment.container("app")
-    write_mark(web, "hook-seconds", "30")
+    write_mark(web, "hook-seconds", seconds)
     up = Up(deployment, next_size(deployment, "app"))
     new = running_copy(deployment, "app")
     assert new is not None, up.stderr
-    host = new.id[:12]
-    assert wait_for(lambda: f"hook-start {host}" in marks(new, "hook.log") and f"started {host}" in
-                    marks(new, "stops.log"), 60), up.stderr
+    assert wait_for(lambda: f"hook-start {new.id[:12]}" in marks(new, "hook.log"), 60), up.stderr
+    return up, web, new
+
+
+def kill_during_the_hook(deployment) -> object:
+    """SIGKILL `up` while the deploy hook runs in the new web instance, once that instance's app is up: a
+    running `-next` copy of web is left (the old one stopped)."""
+    up, _, new = up_in_the_hook(deployment, "30")
+    assert wait_for(lambda: f"started {new.id[:12]}" in marks(new, "stops.log"), 60), up.stderr
     up.signal(signal.SIGKILL)
     up.end()
     write_mark(new, "hook-seconds", "0")
@@ -128,7 +144,7 @@ def test_up_masks_the_secrets_a_deploy_hook_prints(project):
 def test_a_running_next_leftover_is_stopped_with_sigterm_and_its_grace_not_killed(project):
     leftover = kill_during_the_hook(project)
     host = leftover.id[:12]
-    result = project.ok("up", *[a for name, size in sorted(project.sizes.items()) for a in ("--size", f"{name}={size}")])
+    result = project.ok("up", *size_arguments(project))
     assert "(leftover of an interrupted deploy" in result.stderr, result.stderr
     found = one_copy_each(project)
     stops = marks(found[f"{project.name}-app"], "stops.log")
@@ -152,20 +168,15 @@ def test_ctrl_c_while_the_old_workers_stop_leaves_one_copy_of_each_and_frees_the
     stops = marks(worker, "stops.log")
     assert f"stopped {host}" in stops, stops  # its stop was finished, gracefully
     started = time.monotonic()
-    result = project.ok("up", *[a for name, size in sorted(project.sizes.items()) for a in ("--size", f"{name}={size}")])
+    result = project.ok("up", *size_arguments(project))
     assert "waiting for it to finish" not in result.stderr and time.monotonic() - started < 120
     assert project.container("app--slow").id != old.id  # and that deploy went through
     one_copy_each(project)
 
 
 def test_ctrl_c_during_the_deploy_hook_lets_it_finish_then_rolls_back(project):
-    web = project.container("app")
-    write_mark(web, "hook-seconds", "4")
-    up = Up(project, next_size(project, "app"))
-    new = running_copy(project, "app")
-    assert new is not None, up.stderr
+    up, web, new = up_in_the_hook(project, "4")
     host = new.id[:12]
-    assert wait_for(lambda: f"hook-start {host}" in marks(new, "hook.log"), 60), up.stderr
     up.signal(signal.SIGINT)
     status = up.end()
     write_mark(project.container("app"), "hook-seconds", "0")
@@ -175,17 +186,12 @@ def test_ctrl_c_during_the_deploy_hook_lets_it_finish_then_rolls_back(project):
     assert "interrupted: restoring the previous containers" in up.stderr, up.stderr
     found = one_copy_each(project)  # the new web (and the hook's processes in it) are gone
     assert found[f"{project.name}-app"].id == web.id
-    project.sizes["app"] = SIZES["app"][0] if project.sizes["app"] == SIZES["app"][1] else SIZES["app"][1]  # undone
+    toggle_size(project, "app")  # the rolled-back up's size did not happen
 
 
 def test_a_second_ctrl_c_stops_the_deploy_hook_and_rolls_back(project):
-    web = project.container("app")
-    write_mark(web, "hook-seconds", "60")
-    up = Up(project, next_size(project, "app"))
-    new = running_copy(project, "app")
-    assert new is not None, up.stderr
+    up, web, new = up_in_the_hook(project, "60")
     host = new.id[:12]
-    assert wait_for(lambda: f"hook-start {host}" in marks(new, "hook.log"), 60), up.stderr
     up.signal(signal.SIGINT)
     up.wait_for_line("Ctrl-C again to stop now")
     started = time.monotonic()
@@ -198,7 +204,7 @@ def test_a_second_ctrl_c_stops_the_deploy_hook_and_rolls_back(project):
     assert f"hook-end {host}" not in marks(project.container("app"), "hook.log")
     found = one_copy_each(project)
     assert found[f"{project.name}-app"].id == web.id
-    project.sizes["app"] = SIZES["app"][0] if project.sizes["app"] == SIZES["app"][1] else SIZES["app"][1]  # undone
+    toggle_size(project, "app")  # the rolled-back up's size did not happen
 
 
 def test_start_never_starts_a_next_copy_and_ps_says_a_deploy_was_interrupted(project):
@@ -213,7 +219,7 @@ def test_start_never_starts_a_next_copy_and_ps_says_a_deploy_was_interrupted(pro
     found = containers(project)
     assert found[leftover.name].status == "exited" and found[f"{project.name}-app"].status == "exited"
     assert found[f"{project.name}-app--slow"].status == "running"
-    project.ok("up", *[a for name, size in sorted(project.sizes.items()) for a in ("--size", f"{name}={size}")])
+    project.ok("up", *size_arguments(project))
     one_copy_each(project)
 
 

@@ -85,7 +85,7 @@ def test_the_export_holds_no_secret_and_its_env_files_are_0600_random_and_kept(n
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     # what docker-compose gives each service: the file's environment plus its env file, as the plan has it
     from orchestrator.operations import Target, make_plan
-    _, stand_in, _ = make_plan(Target(EXAMPLES / name), stored_credentials=False)
+    _, stand_in, _ = make_plan(Target(EXAMPLES / name))
     for service, entry in document["services"].items():
         env = dict(entry.get("environment") or {})
         for reference in entry.get("env_file", []):
