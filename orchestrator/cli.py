@@ -284,17 +284,16 @@ def _print_ps(states, details: dict) -> None:
     """The table of `ps` and of `up`'s summary: both with the last exits and the start commands' state
     read the same way (`operations.instance_details`)."""
     from orchestrator.failures import exit_text
-    from orchestrator.operations import InstanceDetail, uptime
-    from orchestrator.render import table
+    from orchestrator.operations import InstanceDetail
+    from orchestrator.render import table, uptime
     rows = []
-    for state in states:
-        labels = state.labels
+    for seen in states:
+        state = seen.engine_state
         detail = details.get(state.id) or InstanceDetail(state.exit_code, state.oom_killed)
         status = f"{state.status} ({detail.command})" if detail.command and state.status == "running" else state.status
-        rows.append([labels.get("orchestrator.instance", state.name), labels.get("orchestrator.role", "?"),
+        rows.append([seen.instance or state.name, seen.role or "?",
                      status, str(state.restart_count), exit_text(detail.exit_code, detail.oom, state.memory_mb),
-                     uptime(state),
-                     f"{labels.get('orchestrator.size', '?')} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
+                     uptime(state), f"{seen.size or '?'} ({state.cpus:g} CPU / {state.memory_mb} MB)"])
     print(table(["INSTANCE", "ROLE", "STATE", "RESTARTS", "LAST EXIT", "UPTIME", "SIZE"], rows), end="")
 
 
@@ -305,10 +304,10 @@ def cmd_ps(args: argparse.Namespace) -> int:
         print("nothing runs for this project")
         return 0
     _print_ps(states, operations.instance_details(engine, states))
-    for state in states:
-        if state.labels.get("orchestrator.role") == "router" and state.ports:
+    for seen in states:
+        if seen.role == "router" and seen.engine_state.ports:
             print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
-                                         for inside, host in state.ports) + " (`orchestrator up` lists the routes)")
+                                         for inside, host in seen.engine_state.ports) + " (`orchestrator up` lists the routes)")
     copies = sorted(operations.interrupted_instances(states))
     if copies:  # a deploy's new copy beside (or instead of) the old one, under its temporary name
         print(f"a deploy was interrupted (unless one is running right now): {', '.join(copies)} "
@@ -321,10 +320,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from orchestrator import operations
     engine, states = _with_prefix(args, lambda: operations.containers(_target(args)))
     chosen = operations.select(states, args.app, args.worker)
-    width = max((len(s.labels.get("orchestrator.instance", "")) for s in chosen), default=0)
+    width = max((len(s.instance) for s in chosen), default=0)
     colours = ["36", "33", "35", "32", "34", "31"]
     tty = sys.stdout.isatty()
-    palette = {s.labels.get("orchestrator.instance", ""): colours[i % len(colours)] for i, s in enumerate(chosen)}
+    palette = {s.instance: colours[i % len(colours)] for i, s in enumerate(chosen)}
     lock = __import__("threading").Lock()
     from orchestrator.secrets import mask_text
     # the secrets to mask: those of every container followed so far (a redeploy may bring new ones);

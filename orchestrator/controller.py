@@ -20,71 +20,35 @@ import json
 import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
-from orchestrator.engine import ContainerState, Engine, EngineError, is_lost
+from orchestrator.engine import Engine, EngineError, is_lost
 from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, has_crashed, hook_oom, log_tail
 from orchestrator.interrupts import Interrupted, Interrupts
-from orchestrator.plan import APP_DIR, LABEL, ContainerSpec, Plan
+from orchestrator import identity
+from orchestrator.identity import ROLE_ORDER
+from orchestrator.observed import Observed
+from orchestrator.parallel import run_parallel
+from orchestrator.plan import APP_DIR, STOP_TIMEOUT, ContainerSpec, Plan
 
-FIELDS_LABEL = f"{LABEL}.fields"
 NEXT_SUFFIX = "-next"
 APP_INIT = "/usr/local/bin/orchestrator-init"
 READY_FILE = "/run/orchestrator/ready"  # made by orchestrator-init once post_start has run
 POST_START_TIMEOUT = 300.0
 APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourced (templates/runtime)
-ROLE_ORDER = {"service": 0, "web": 1, "worker": 2, "router": 3}
-PARALLELISM = 16
-STOP_GRACE = 15  # seconds, for a container whose spec is not at hand
 KILLED = 137  # the status of a process killed with SIGKILL: by the kernel for memory, or with its container
 REASON_WAIT = 3.0  # seconds a killed hook waits for the engine to notice why
 HOOK_PIDS = "/run/orchestrator/hooks"  # in a web instance: the pid of each running hook, to stop it on a second Ctrl-C
 # a hook runs under a shell that keeps its pid in a file while it runs (its processes are that pid's tree)
 HOOK_WRAPPER = 'f=$1; shift; { mkdir -p "${f%/*}" && echo $$ >"$f"; } 2>/dev/null; "$@"; s=$?; rm -f "$f"; exit $s'
-HOOK_STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL for a hook stopped by a second Ctrl-C
+HOOK_STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL for a hook stopped by a second Ctrl-C
 HEALTH_TIMEOUT = float(os.environ.get("ORCHESTRATOR_HEALTH_TIMEOUT", "180"))
 
 
-# -- observing --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Observed:
-    """One of the project's containers as the engine reports it, read through our labels."""
-
-    instance: str
-    role: str
-    app: str
-    container_id: str
-    name: str
-    config_hash: str
-    fields: dict[str, str]
-    image_id: str
-    status: str
-    held: bool = False  # stopped with `orchestrator stop` (its restart policy set to `no`): holds until `start`
-
-
-HOLD_POLICY = "no"  # the restart policy `orchestrator stop` gives an instance it holds stopped
-
-
-def observe(states: Iterable[ContainerState]) -> list[Observed]:
-    result = []
-    for state in states:
-        labels = state.labels
-        try:
-            fields = json.loads(labels.get(FIELDS_LABEL, "{}"))
-        except ValueError:
-            fields = {}
-        result.append(Observed(instance=labels.get(f"{LABEL}.instance", ""), role=labels.get(f"{LABEL}.role", ""),
-                               app=labels.get(f"{LABEL}.app", ""), container_id=state.id, name=state.name,
-                               config_hash=labels.get(f"{LABEL}.config-hash", ""), fields=fields,
-                               image_id=state.image_id, status=state.status,
-                               held=state.restart_policy == HOLD_POLICY))
-    return sorted(result, key=lambda o: (o.instance, o.name))
-
-
+# -- observing: orchestrator.observed reads what runs --------------------------------------------------
 def field_digests(spec: ContainerSpec) -> dict[str, str]:
     """Short digests of each part of a spec, kept as a label, so a later deploy can say what changed
     (without keeping any value, secrets included)."""
@@ -123,11 +87,11 @@ def _changes(old: dict[str, str], new: dict[str, str]) -> str:
     return "; ".join(parts) or "configuration changed"
 
 
-def _display(plan: Plan, spec_or_instance: str, role: str) -> str:
-    apps = {s.app for s in plan.instances if s.role == "web"}
-    if role == "worker" and len(apps) == 1 and "--" in spec_or_instance:
-        return spec_or_instance.split("--", 1)[1]
-    return spec_or_instance
+def _display(plan: Plan, ref: identity.InstanceRef, name: str) -> str:
+    """How messages name an instance: a worker by its own name when the project has one app."""
+    if ref.name != name:  # labels that do not fit together (not ours): the name as it is
+        return name
+    return ref.display(single_app=len({s.app for s in plan.instances if s.role == "web"}) == 1)
 
 
 def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None]) -> list[Action]:
@@ -137,7 +101,7 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
         by_instance.setdefault(item.instance, []).append(item)
     actions: list[Action] = []
     for spec in sorted(plan.instances, key=lambda s: (ROLE_ORDER[s.role], s.name)):
-        display = _display(plan, spec.name, spec.role)
+        display = _display(plan, spec.ref, spec.name)
         found = by_instance.pop(spec.name, [])
         current = next((o for o in found if o.name == spec.container), None)
         for leftover in found:
@@ -162,25 +126,11 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
     for instance, leftovers in sorted(by_instance.items()):
         for item in leftovers:
             actions.append(Action("remove", instance, item.role or "instance", "no longer in the config",
-                                  _display(plan, instance, item.role), old=item))
+                                  _display(plan, item.ref, instance), old=item))
     return actions
 
 
 # -- executing --------------------------------------------------------------------------------------
-def run_parallel(function: Callable, items: list, limit: int = PARALLELISM) -> list[BaseException | None]:
-    """Run `function` over `items` on up to `limit` threads; the error (or None) of each, in order.
-    Stops pass no limit that binds: they mostly wait out a grace period, so they all wait at once."""
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items)))) as pool:
-        futures = [pool.submit(function, item) for item in items]
-    errors: list[BaseException | None] = []
-    for future in futures:
-        error = future.exception()
-        errors.append(error)
-    return errors
-
-
 class DeployFailed(OrchestratorError):
     pass
 
@@ -217,7 +167,7 @@ class Deployer:
         return self.engine.create_container(
             name=name, image=image_ref, command=[spec.command] if is_app and spec.command else
             (["sleep infinity"] if is_app else None),
-            env=spec.env, labels={**spec.labels, FIELDS_LABEL: json.dumps(field_digests(spec), sort_keys=True)},
+            env=spec.env, labels={**spec.labels, identity.FIELDS: json.dumps(field_digests(spec), sort_keys=True)},
             mounts=[(m.volume, m.target) for m in spec.mounts],
             networks=[(a.network, a.aliases) for a in spec.networks], cpus=spec.cpus, memory_mb=spec.memory_mb,
             ports=[(p.container_port, p.host_ip, p.host_port) for p in spec.ports], extra_hosts=spec.extra_hosts,
@@ -350,7 +300,7 @@ class Deployer:
         grace = {spec.name: spec.stop_timeout for spec in plan.instances}
         for action in leftovers:
             self.say(f"stopping {action.role} {action.display} ({action.reason}: {action.old.name})")
-        errors = run_parallel(lambda a: self.engine.stop(a.old.container_id, grace.get(a.instance, STOP_GRACE)),
+        errors = run_parallel(lambda a: self.engine.stop(a.old.container_id, grace.get(a.instance, STOP_TIMEOUT)),
                               leftovers, limit=len(leftovers))
         failed = [e for e in errors if e is not None]
         if failed:
@@ -363,7 +313,7 @@ class Deployer:
                     and not self._next_leftover(a)]
         for action in stopping:
             self.say(f"stopping {action.role} {action.display} ({action.reason})")
-        run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else 15), stopping,
+        run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else STOP_TIMEOUT), stopping,
                      limit=len(stopping))
 
     def start(self, actions: list[Action], roles: tuple[str, ...], created: dict[str, str]) -> None:
@@ -414,9 +364,9 @@ class Deployer:
                 status = self.engine.exec_stream(container, command, shower("out"), shower("err"))
         except KeyboardInterrupt:
             self.say(f"stopping the {hook} hook of app {action.spec.app} (SIGTERM, then SIGKILL after "
-                     f"{HOOK_STOP_GRACE} s)")
+                     f"{HOOK_STOP_TIMEOUT} s)")
             with self._shielded():
-                self.engine.stop_process_tree(container, pid_file, HOOK_STOP_GRACE)
+                self.engine.stop_process_tree(container, pid_file, HOOK_STOP_TIMEOUT)
             raise
         finally:
             for rest in pending.values():
@@ -547,7 +497,7 @@ class Deployer:
         # start with crash recovery), then go
         grace = {a.instance: a.spec.stop_timeout for a in actions if a.spec is not None}
         new = list(created.items())
-        run_parallel(lambda item: self.engine.stop(item[1], grace.get(item[0], STOP_GRACE)), new, limit=len(new))
+        run_parallel(lambda item: self.engine.stop(item[1], grace.get(item[0], STOP_TIMEOUT)), new, limit=len(new))
         for container in created.values():
             self.engine.remove(container)
         for action in actions:  # an instance held with `orchestrator stop` stays stopped

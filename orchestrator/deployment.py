@@ -33,13 +33,14 @@ from typing import Callable, Iterator
 
 from orchestrator.config.model import Project
 from orchestrator.errors import OrchestratorError
-from orchestrator.plan import LABEL, ContainerSpec, MountSpec, Plan
+from orchestrator import identity
+from orchestrator.plan import ContainerSpec, MountSpec, Plan
 
-PROJECT_LABEL = f"{LABEL}.project"
-ROOT_LABEL = f"{LABEL}.root"  # the project root, also on every container, network and volume `up` makes
-SEED_LABEL = f"{LABEL}.secret-seed"
-KEPT_LABEL = f"{LABEL}.kept-credentials"  # passwords an earlier version generated, moved here once
-SCOPE_LABEL = f"{LABEL}.volume-scope"
+PROJECT_LABEL = identity.PROJECT
+ROOT_LABEL = identity.ROOT  # the project root, also on every container, network and volume `up` makes
+SEED_LABEL = identity.SECRET_SEED
+KEPT_LABEL = identity.KEPT_CREDENTIALS  # passwords an earlier version generated, moved here once
+SCOPE_LABEL = identity.VOLUME_SCOPE
 SCOPE = "deployment"
 IDENTITY_MOUNT = "/var/lib/orchestrator"  # where the router mounts the secrets volume
 PASSWORD_LENGTH = 24  # hex characters, as the earlier generated ones
@@ -127,7 +128,7 @@ def _home_labels(project: str, root: str) -> dict[str, str]:
 def _warn_about_moved_projects(engine, project: str, say: Callable[[str], None]) -> None:
     """A new deployment while another one's home no longer exists: likely this directory, moved or renamed,
     whose old deployment would otherwise run on unnoticed."""
-    for volume in engine.labelled_volumes(f"{SCOPE_LABEL}={SCOPE}"):
+    for volume in engine.labelled_volumes(identity.label_filter(SCOPE_LABEL, SCOPE)):
         labels = volume["labels"]
         other, where = labels.get(PROJECT_LABEL), labels.get(ROOT_LABEL)
         if other and where and other != project and not _exists(where):

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.identity import instance_filter, project_filter
 
-PROJECT_LABEL = "orchestrator.project"
 EXEC_WATCH_SECONDS = 2.0
 DEFAULT_SOCKET = "/var/run/docker.sock"
 BUILD_TAIL_LINES = 30  # the output lines a failed build shows
@@ -427,8 +427,8 @@ class Engine:
 
     @_retry
     def networks(self, project: str) -> list[str]:
-        found = self._read("/networks", {"filters": json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})},
-                           sdk=lambda: self.api.networks(filters={"label": f"{PROJECT_LABEL}={project}"})) or []
+        found = self._read("/networks", {"filters": json.dumps({"label": [project_filter(project)]})},
+                           sdk=lambda: self.api.networks(filters={"label": project_filter(project)})) or []
         return [n["Name"] for n in found]
 
     @_retry
@@ -463,7 +463,7 @@ class Engine:
         return [{"name": v["Name"], "labels": v.get("Labels") or {}} for v in listed.get("Volumes") or []]
 
     def volumes(self, project: str) -> list[dict[str, Any]]:
-        return self.labelled_volumes(f"{PROJECT_LABEL}={project}")
+        return self.labelled_volumes(project_filter(project))
 
     @_retry
     def remove_volume(self, name: str) -> None:
@@ -487,7 +487,7 @@ class Engine:
     @_retry
     def _list(self, project: str, *labels: str) -> list[dict[str, Any]]:
         """The engine's list entries of the project's containers (those with every one of `labels` too)."""
-        filters = {"label": [f"{PROJECT_LABEL}={project}", *labels]}
+        filters = {"label": [project_filter(project), *labels]}
         return self._read("/containers/json", {"all": "1", "filters": json.dumps(filters)},
                           sdk=lambda: self.api.containers(all=True, filters=filters)) or []
 
@@ -664,7 +664,7 @@ class Engine:
     def events(self, project: str, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
         """The engine's events about the project's containers (start, die, restart, ...), decoded."""
         return self.api.events(since=since, until=until, decode=True,
-                               filters={"label": f"{PROJECT_LABEL}={project}", "type": "container"})
+                               filters={"label": project_filter(project), "type": "container"})
 
     def exec_stream(self, container: str, command: list[str], on_stdout: Callable[[bytes], None],
                     on_stderr: Callable[[bytes], None], workdir: str = "/app", user: str = "") -> int:
@@ -772,7 +772,7 @@ class Engine:
 
     def instance_containers(self, project: str, instance: str) -> list[ContainerState]:
         """Every container of one instance of the project (a redeploy's new one beside the old one)."""
-        listed = self._list(project, f"orchestrator.instance={instance}")
+        listed = self._list(project, instance_filter(instance))
         return [state for state in (self.inspect(item["Id"]) for item in listed) if state is not None]
 
     @_retry

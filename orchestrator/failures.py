@@ -24,7 +24,6 @@ from itertools import takewhile
 from typing import Any
 
 from orchestrator.engine import ContainerState, Engine
-from orchestrator.plan import LABEL
 from orchestrator.sizing import memory_advice
 
 LOG_LINES = 20
@@ -42,9 +41,9 @@ class Sizing:
 
     @classmethod
     def of(cls, state: ContainerState) -> Sizing:
-        labels = state.labels
-        return cls(labels.get(f"{LABEL}.instance", state.name), state.memory_mb,
-                   labels.get(f"{LABEL}.size", "AUTO"), labels.get(f"{LABEL}.profile", ""))
+        from orchestrator.observed import observed
+        seen = observed(state)
+        return cls(seen.instance or state.name, state.memory_mb, seen.size or "AUTO", seen.profile)
 
     def out_of_memory(self) -> str:
         """`out of memory: limit 224 MB (size AUTO, profile HIGH_CPU); raise it with ...`"""

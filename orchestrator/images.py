@@ -30,7 +30,7 @@ from string import Template
 
 import yaml
 
-from orchestrator import names, source
+from orchestrator import identity, names, source
 from orchestrator.catalog import php_extensions, templates_dir
 from orchestrator.engine import Engine
 from orchestrator.errors import OrchestratorError
@@ -40,12 +40,12 @@ from orchestrator.state import state_dir
 
 HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 DEBIAN_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
-STAND_IN_LABEL = "orchestrator.stand-in"
-BASE_LABEL = "orchestrator.base"
-IMAGE_APP_LABEL = "orchestrator.image.app"  # which app an image is of: never a container identity label,
-IMAGE_PROJECT_LABEL = "orchestrator.image.project"  # which every container started from the image inherits
-SYSTEM_LABEL = "orchestrator.system"  # a system image, shared by apps and projects (no identity)
-IDENTITY_LABEL = "orchestrator.project"  # set by the controller on what it creates, so never on an image
+STAND_IN_LABEL = identity.STAND_IN
+BASE_LABEL = identity.BASE
+IMAGE_APP_LABEL = identity.IMAGE_APP  # which app an image is of: never a container identity label,
+IMAGE_PROJECT_LABEL = identity.IMAGE_PROJECT  # which every container started from the image inherits
+SYSTEM_LABEL = identity.SYSTEM  # a system image, shared by apps and projects (no identity)
+IDENTITY_LABEL = identity.PROJECT  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
 
 # The runtime's own packages in Debian's archive, and extra Dockerfile lines.
@@ -560,7 +560,7 @@ def prune_app_images(engine: Engine, project: str, keep_previous: bool = True) -
     time. Returns the removed images' ids."""
     removed: list[str] = []
     try:
-        found = [image for image in engine.labelled_images(f"{IMAGE_PROJECT_LABEL}={project}")
+        found = [image for image in engine.labelled_images(identity.label_filter(IMAGE_PROJECT_LABEL, project))
                  if image["labels"].get(IMAGE_PROJECT_LABEL) == project and image["labels"].get(IMAGE_APP_LABEL)]
         if not found:
             return removed

@@ -23,7 +23,10 @@ from orchestrator.config.validate import load_project
 from contextlib import nullcontext
 
 from orchestrator import deployment
-from orchestrator.controller import APP_ENV, HOLD_POLICY, Action, Deployer, decide, described, observe, run_parallel
+from orchestrator import identity
+from orchestrator.controller import APP_ENV, NEXT_SUFFIX, Action, Deployer, decide, described
+from orchestrator.observed import HOLD_POLICY, Observed, listed, observe
+from orchestrator.parallel import run_parallel
 from orchestrator.deployment import project_lock
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
@@ -31,7 +34,7 @@ from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import (ImageResolver, build_app_image, load_image_map, php_extension_problems,
                                  prune_app_images)
-from orchestrator.plan import LABEL, RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
+from orchestrator.plan import RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
 from orchestrator.progress import Reporter
@@ -126,7 +129,7 @@ class UpResult:
     actions: list[Action]
     plan: Plan
     notes: list[str]
-    states: list[ContainerState]  # what runs once the deploy is done (empty for a dry run)
+    states: list[Observed]  # what runs once the deploy is done (empty for a dry run)
     routes: list[RouteCheck] = field(default_factory=list)
     local_ca: Path | None = None  # where the CA of the HTTPS routes was written, when it was new
     crashes: list[str] = field(default_factory=list)  # app instances this deploy started that crashed since
@@ -149,7 +152,7 @@ SETTLE_SECONDS = float(os.environ.get("ORCHESTRATOR_SETTLE_SECONDS", "2"))
 LOCAL_CA_FILE = "local-ca.crt"
 
 
-def check_routes(engine: Engine, plan: Plan, states: list[ContainerState], since: float | None = None
+def check_routes(engine: Engine, plan: Plan, states: list[Observed], since: float | None = None
                  ) -> list[RouteCheck]:
     """Request every upstream route through the router (each waited for, at most ROUTE_TIMEOUT seconds, all
     at once); a route that does not answer says which instance should have, and its last log lines (with
@@ -159,15 +162,15 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState], since
     if not ports[0] or not any(s.role == "router" for s in plan.instances):
         return []
     routes = list(plan.routes)
-    webs = {s.labels.get(f"{LABEL}.app"): s for s in states if s.labels.get(f"{LABEL}.role") == "web"}
+    webs = {s.app: s for s in states if s.role == "web"}
 
-    def crashed(web: ContainerState | None) -> Callable[[], bool]:
+    def crashed(web: Observed | None) -> Callable[[], bool]:
         """Whether the web instance behind a route has exited or restarted since the deploy: then the route
         will not answer however long `up` waits."""
         def check() -> bool:
             state = engine.inspect(web.id) if web is not None else None
-            return state is None or state.status in ("exited", "dead", "restarting") \
-                or state.restart_count > web.restart_count
+            return web is None or state is None or state.status in ("exited", "dead", "restarting") \
+                or state.restart_count > web.engine_state.restart_count
         return check
 
     def check(route: LocalRoute) -> RouteCheck:
@@ -181,7 +184,7 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState], since
         if web is None:
             return RouteCheck(route, ports, answer.status, f"{why}; app {route.upstream} has no running web instance")
         if crashed(web)():
-            crash = crash_of(engine, web.id, f"web instance {web.labels.get(f'{LABEL}.instance')}",
+            crash = crash_of(engine, web.id, f"web instance {web.instance}",
                              since or time.time() - 600)
             if crash is not None:
                 return RouteCheck(route, ports, answer.status, f"{why}; {crash.text()}")
@@ -189,16 +192,16 @@ def check_routes(engine: Engine, plan: Plan, states: list[ContainerState], since
         from orchestrator.secrets import mask_text
         tail = mask_text(tail, secrets_in(engine, [web]))
         return RouteCheck(route, ports, answer.status, f"{why}; the last log lines of web instance "
-                          f"{web.labels.get(f'{LABEL}.instance')}:\n" + "\n".join("    " + line for line in tail.splitlines()))
+                          f"{web.instance}:\n" + "\n".join("    " + line for line in tail.splitlines()))
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(routes)))) as pool:
         return list(pool.map(check, routes))
 
 
-def export_local_ca(engine: Engine, states: list[ContainerState]) -> Path | None:
+def export_local_ca(engine: Engine, states: list[Observed]) -> Path | None:
     """Copy the machine's local CA certificate (made by the first router) to the state directory, so a
     user can trust it; the path when the file is new or changed, else None."""
-    router = next((s for s in states if s.labels.get(f"{LABEL}.role") == "router" and s.status == "running"), None)
+    router = next((s for s in states if s.role == "router" and s.status == "running"), None)
     if router is None:
         return None
     for _ in range(20):  # the router makes the CA as it starts
@@ -260,7 +263,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         applied = time.monotonic()
     # after a deploy that changed nothing, what was observed is what runs: no second look
     unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
-    states = sorted(before if unchanged else engine.containers(plan.project), key=_order)
+    states = listed(before if unchanged else engine.containers(plan.project))
     local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
     routes = check_routes(engine, plan, states, deployer.started_at)
@@ -273,14 +276,14 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
     return UpResult(actions, plan, resolver.notes, states, routes, local_ca, crashes, details)
 
 
-def started_crashes(engine: Engine, actions: list[Action], states: list[ContainerState], since: float,
+def started_crashes(engine: Engine, actions: list[Action], states: list[Observed], since: float,
                     started_at: dict[str, float], applied: float, told: set[str]) -> list[str]:
     """The app instances this deploy started that have crashed since (a worker whose command exits at once
     fails no deploy, as on the platform, but says why here), each as a crash report. Each has had at least
     SETTLE_SECONDS (after the deploy, the route checks usually took that long already)."""
     started = [a for a in actions if a.kind in ("create", "recreate", "start") and a.role in ("web", "worker")
                and not (a.role == "web" and a.spec is not None and a.spec.app in told)]
-    by_instance = {s.labels.get(f"{LABEL}.instance"): s for s in states}
+    by_instance = {s.instance: s for s in states}
     if not started:
         return []
     last_start = max(started_at.get(a.instance, applied) for a in started)  # a web started before its hook ran
@@ -307,14 +310,10 @@ def prepare_images(target: Target, reporter: Reporter, images_file: str | None =
     return done  # the notes were said as each image was chosen
 
 
-def containers(target: Target) -> tuple[Engine, list[ContainerState]]:
+def containers(target: Target) -> tuple[Engine, list[Observed]]:
+    """The deployment's containers, read through their labels, in the order `ps` lists them."""
     engine, name = deployment_engine(target)
-    return engine, sorted(engine.containers(name), key=_order)
-
-
-def _order(state: ContainerState) -> tuple:
-    role = state.labels.get(f"{LABEL}.role", "")
-    return ({"service": 0, "web": 1, "worker": 2, "router": 3}.get(role, 4), state.labels.get(f"{LABEL}.instance", ""))
+    return engine, listed(engine.containers(name))
 
 
 def resolve_instance(workers_by_app: dict[str, list[str]], app: str | None, worker: str | None) -> str:
@@ -331,28 +330,27 @@ def resolve_instance(workers_by_app: dict[str, list[str]], app: str | None, work
     if worker and worker not in workers_by_app[owner]:
         known = ", ".join(sorted(workers_by_app[owner])) or "(none)"
         raise OrchestratorError(f"app {owner} has no worker {worker}; workers: {known}")
-    return f"{owner}--{worker}" if worker else owner
+    return identity.worker_instance(owner, worker)
 
 
-def _workers_by_app(states: list[ContainerState]) -> dict[str, list[str]]:
-    """App name -> its workers' names, from the labels of the project's containers."""
+def _workers_by_app(states: list[Observed]) -> dict[str, list[str]]:
+    """App name -> its workers' names, from the project's containers."""
     found: dict[str, list[str]] = {}
     for state in states:
-        role, owner = state.labels.get(f"{LABEL}.role"), state.labels.get(f"{LABEL}.app", "")
-        if role in ("web", "worker"):
-            workers = found.setdefault(owner, [])
-            if role == "worker":
-                workers.append(state.labels.get(f"{LABEL}.instance", "").split("--", 1)[-1])
+        if state.is_app:
+            workers = found.setdefault(state.app, [])
+            if state.worker is not None:
+                workers.append(state.worker)
     return found
 
 
-def select(states: list[ContainerState], app: str | None, worker: str | None) -> list[ContainerState]:
+def select(states: list[Observed], app: str | None, worker: str | None) -> list[Observed]:
     """The containers named by --app/--worker (all app and worker instances when neither is given)."""
     if worker:
         wanted = resolve_instance(_workers_by_app(states), app, worker)
-        return [s for s in states if s.labels.get(f"{LABEL}.instance") == wanted]
+        return [s for s in states if s.instance == wanted]
     if app:
-        chosen = [s for s in states if s.labels.get(f"{LABEL}.app") == app]
+        chosen = [s for s in states if s.app == app]
         if not chosen:
             apps = ", ".join(sorted(_workers_by_app(states))) or "(nothing)"
             raise OrchestratorError(f"no app or service {app}; running: {apps}")
@@ -367,7 +365,7 @@ def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
         states = engine.containers(name)
         if states:
             reporter.step(f"stopping {len(states)} container(s)")
-        _parallel(lambda s: (engine.stop(s.id, 15), engine.remove(s.id)), states)  # each removed as soon as it stops
+        _parallel(lambda s: (engine.stop(s.id, STOP_TIMEOUT), engine.remove(s.id)), states)  # each removed as soon as it stops
         for network in engine.networks(name):
             engine.remove_network(network)
         removed = 0
@@ -398,14 +396,14 @@ def lifecycle(verb: str, target: Target, app: str | None, worker: str | None,
     say = say or (lambda text: print(text, file=sys.stderr))
     with project_lock(project_name(target), say):
         engine, name = deployment_engine(target, say=say, move=True)
-        states = sorted(engine.containers(name), key=_order)
+        states = listed(engine.containers(name))
         chosen = select(states, app, worker)
 
-        def hold(state: ContainerState) -> None:
+        def hold(state: Observed) -> None:
             engine.set_restart_policy(state.id, HOLD_POLICY)
             engine.stop(state.id, STOP_TIMEOUT)
 
-        def release(state: ContainerState) -> None:  # no longer held: crashes are restarted again
+        def release(state: Observed) -> None:  # no longer held: crashes are restarted again
             engine.set_restart_policy(state.id, RESTART_POLICY)
             engine.start(state.id)
 
@@ -416,43 +414,28 @@ def lifecycle(verb: str, target: Target, app: str | None, worker: str | None,
             if verb == "restart":
                 _parallel(lambda s: engine.stop(s.id, STOP_TIMEOUT), chosen)
             _parallel(release, chosen)
-        return [s.labels.get(f"{LABEL}.instance", s.name) for s in chosen]
+        return [s.instance or s.name for s in chosen]
 
 
-def interrupted_instances(states: list[ContainerState]) -> set[str]:
+def interrupted_instances(states: list[Observed]) -> set[str]:
     """The instances an interrupted deploy left with two copies: the old one and its `-next`."""
-    from orchestrator.controller import NEXT_SUFFIX
-    return {s.labels.get(f"{LABEL}.instance", s.name) for s in states if s.name.endswith(NEXT_SUFFIX)}
+    return {s.instance or s.name for s in states if s.name.endswith(NEXT_SUFFIX)}
 
 
-def _without_interrupted_instances(chosen: list[ContainerState], states: list[ContainerState], verb: str,
-                                   say: Callable[[str], None]) -> list[ContainerState]:
+def _without_interrupted_instances(chosen: list[Observed], states: list[Observed], verb: str,
+                                   say: Callable[[str], None]) -> list[Observed]:
     """The chosen containers but those of an instance with two copies: starting either could run two copies
     of it on the same volumes, and only `up` settles which one stays. Says which it leaves alone."""
     doubled = interrupted_instances(states)
     kept = []
     for state in chosen:
-        instance = state.labels.get(f"{LABEL}.instance", "?")
+        instance = state.instance or "?"
         if instance in doubled:
             say(f"not {verb}ing {state.name}: a deploy of {instance} was interrupted and left two copies of it; "
                 "`orchestrator up` finishes that deploy")
         else:
             kept.append(state)
     return kept
-
-
-def uptime(state: ContainerState, now: datetime | None = None) -> str:
-    if state.status != "running" or not state.started_at:
-        return "-"
-    started = datetime.fromisoformat(state.started_at[:26].rstrip("Z") + "+00:00")
-    seconds = max(0, int(((now or datetime.now(timezone.utc)) - started).total_seconds()))
-    if seconds >= 86400:
-        return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60}s"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -471,7 +454,7 @@ COMMAND_STATES = {"stopping": "app stopping", "stopped": "app stopped by sv"}
 COMMAND_MARKS = {"orchestrator-app-stopped-by-sv": "stopped", "orchestrator-app-stopping": "stopping"}
 
 
-def _command_state(engine: Engine, state: ContainerState) -> str:
+def _command_state(engine: Engine, state: Observed) -> str:
     """Where a running app container's start command is (`running`, `stopping`, `stopped`), from the
     engine's list of its processes (an exec costs four times more: `ps` does this for every container),
     else from the init's file."""
@@ -481,18 +464,19 @@ def _command_state(engine: Engine, state: ContainerState) -> str:
     return next((mark for name, mark in COMMAND_MARKS.items() if any(name in p for p in processes)), "running")
 
 
-def instance_details(engine: Engine, states: list[ContainerState]) -> dict[str, InstanceDetail]:
+def instance_details(engine: Engine, states: list[Observed]) -> dict[str, InstanceDetail]:
     """Each container's InstanceDetail, all read at once: the engine's process list of each running app
     container, an exec into one the restart policy started again (the init's kept status), and the
     engine's events only for a restarted container whose init kept none."""
-    def detail(state: ContainerState) -> InstanceDetail:
+    def detail(seen: Observed) -> InstanceDetail:
+        state = seen.engine_state
         command = ""
-        if state.status == "running" and state.labels.get(f"{LABEL}.role") in ("web", "worker"):
-            command = COMMAND_STATES.get(_command_state(engine, state), "")
+        if state.status == "running" and seen.is_app:
+            command = COMMAND_STATES.get(_command_state(engine, seen), "")
         if state.status != "running" or not state.restart_count:
             return InstanceDetail(state.exit_code, state.oom_killed, command)
         kept = b""
-        if state.labels.get(f"{LABEL}.role") != "service":
+        if seen.role != "service":
             kept = (engine.read_file(state.id, f"{RUN_DIR}/last-exit") or b"").strip()
         code, oom = (int(kept), None) if kept.isdigit() else _restarted_exit(engine, state)
         if oom is None:  # the engine keeps OOMKilled of the last run while the next one runs
@@ -517,7 +501,7 @@ def _restarted_exit(engine: Engine, state: ContainerState) -> tuple[int, bool]:
     return (ended[-1].exit_code, ended[-1].oom) if ended else (state.exit_code, state.oom_killed)
 
 
-def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
+def secrets_in(engine: Engine, chosen: list[Observed]) -> set[str]:
     """Every secret value in the environment of the chosen containers, to mask in their log lines."""
     from orchestrator.secrets import secret_values
     found: set[str] = set()
@@ -529,7 +513,7 @@ def secrets_in(engine: Engine, chosen: list[ContainerState]) -> set[str]:
 FOLLOW_POLL_SECONDS = 0.5  # how often `logs -f` looks for the container that goes on with a stopped one
 
 
-def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, since: int | None,
+def stream_logs(engine: Engine, chosen: list[Observed], follow: bool, since: int | None,
                 emit: Callable[[str, str], None], on_container: Callable[[str], None] = lambda _: None) -> None:
     """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once.
 
@@ -551,16 +535,16 @@ def stream_logs(engine: Engine, chosen: list[ContainerState], follow: bool, sinc
         if buffer:
             emit(instance, buffer.decode("utf-8", "replace"))
 
-    def pump(state: ContainerState) -> None:
-        instance = state.labels.get(f"{LABEL}.instance", state.name)
-        project = state.labels.get(f"{LABEL}.project")
+    def pump(state: Observed) -> None:
+        instance = state.instance or state.name
+        project = state.project
         current, start = state.id, since
         read_until: dict[str, float] = {}  # container -> when its stream ended
         try:
             while True:
                 read(current, start, instance)
                 read_until[current] = time.time()
-                if not follow or not project or state.labels.get(f"{LABEL}.instance") is None:
+                if not follow or not project or not state.instance:
                     return
                 following = _successor(engine, project, instance, current)
                 if following is None:
@@ -607,7 +591,7 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     from orchestrator.secrets import mask_relationships
     engine, _ = deployment_engine(target)
     _, plan, _ = make_plan(target, with_sources=False, engine=engine)
-    workers_by_app = {s.app: [w.name.split("--", 1)[1] for w in plan.instances if w.role == "worker" and w.app == s.app]
+    workers_by_app = {s.app: [w.ref.worker for w in plan.instances if w.role == "worker" and w.app == s.app]
                       for s in plan.instances if s.role == "web"}
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
@@ -618,14 +602,13 @@ LOGIN_SHELL = ("cd /app 2>/dev/null; if command -v bash >/dev/null 2>&1; then ex
                "else exec orchestrator-env sh -l; fi")  # orchestrator-env: the app's user and .environment
 
 
-def instance_container(target: Target, app: str | None, worker: str | None) -> ContainerState:
+def instance_container(target: Target, app: str | None, worker: str | None) -> Observed:
     """The running container of the named app's web instance or worker; errors list what exists."""
     _, states = containers(target)
     wanted = resolve_instance(_workers_by_app(states), app, worker)
-    from orchestrator.controller import NEXT_SUFFIX
     # after an interrupted deploy an instance can have two copies: the one that runs, the instance's own
     # before its `-next` copy, is the one a shell belongs in
-    chosen = sorted((s for s in states if s.labels.get(f"{LABEL}.instance") == wanted),
+    chosen = sorted((s for s in states if s.instance == wanted),
                     key=lambda s: (s.status != "running", s.name.endswith(NEXT_SUFFIX)))
     if not chosen:  # its web instance is gone while workers remain
         raise OrchestratorError(f"{wanted} does not run; `orchestrator up` first")
@@ -637,7 +620,7 @@ def instance_container(target: Target, app: str | None, worker: str | None) -> C
 def run_command(target: Target, app: str | None, worker: str | None, command: list[str],
                 on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None]) -> int:
     state = instance_container(target, app, worker)
-    if state.labels.get(f"{LABEL}.role") in ("web", "worker"):  # as an ssh login: the app's user, .environment
+    if state.is_app:  # as an ssh login: the app's user, .environment
         return Engine().exec_stream(state.id, [APP_ENV, *command], on_stdout, on_stderr)
     return Engine().exec_stream(state.id, command, on_stdout, on_stderr)
 
@@ -656,8 +639,7 @@ def cron_list(target: Target) -> list[CronInfo]:
     from orchestrator.crons import next_run, normalise
     project, _, _ = make_plan(target, with_sources=False)
     engine, states = containers(target)
-    running = {s.labels.get(f"{LABEL}.app"): s for s in states
-               if s.labels.get(f"{LABEL}.role") == "web" and s.status == "running"}
+    running = {s.app: s for s in states if s.role == "web" and s.status == "running"}
     now = datetime.now(timezone.utc)
     result = []
     for app in project.apps:
@@ -679,7 +661,7 @@ def cron_run(target: Target, app: str | None, name: str, on_stdout: Callable[[by
              on_stderr: Callable[[bytes], None]) -> int:
     state = instance_container(target, app, None)
     project, _ = load_project(target.root, target.layout, target.project)
-    owner = state.labels.get(f"{LABEL}.app")
+    owner = state.app
     known = [cron.name for a in project.apps if a.name == owner for cron in a.crons]
     if name not in known:
         raise OrchestratorError(f"no cron {name}; crons: {', '.join(known) or '(none)'}")

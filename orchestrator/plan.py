@@ -14,10 +14,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from orchestrator import names
+from orchestrator import identity, names
 from orchestrator.catalog import limits, runtime_types, service_types
 from orchestrator.crons import crons_env
 from orchestrator.errors import OrchestratorError
+from orchestrator.identity import InstanceRef
 from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
 from orchestrator.config.variables import env_names
 from orchestrator.platform_routes import routes_json
@@ -36,7 +37,6 @@ STOP_SIGNAL = "SIGTERM"
 UNIX_SOCKET = "/run/app.sock"
 APP_USER = "web"  # the unprivileged user app instances, their hooks, crons and ssh sessions run as
 APP_TMPFS = ("/tmp", "/run")  # what an app may write besides its mounts (the root filesystem is read-only)
-LABEL = "orchestrator"
 PRODUCTION_BRANCHES = ("main", "master", "production")
 
 
@@ -132,6 +132,10 @@ class ContainerSpec:
     tmpfs: tuple[str, ...] = ()  # writable in-memory dirs beside the mounts (apps: /tmp and /run)
     config_hash: str = ""
 
+    @property
+    def ref(self) -> InstanceRef:
+        return InstanceRef.named(self.app, self.name, self.role)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -176,10 +180,6 @@ def _digest(value: Any, length: int = 40) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:length]
 
 
-def _labels(project: str, app: str, instance: str, role: str) -> dict[str, str]:
-    return {f"{LABEL}.project": project, f"{LABEL}.app": app, f"{LABEL}.instance": instance, f"{LABEL}.role": role}
-
-
 def _env_value(value: Any) -> str:
     """An `env:` variable as the platform exports it: strings as written, everything else as JSON."""
     if isinstance(value, str):
@@ -205,11 +205,11 @@ class _Builder:
         return self.project.name
 
     def network(self, name: str, internal: bool, purpose: str) -> str:
-        self.networks.setdefault(name, NetworkSpec(name, internal, purpose, {f"{LABEL}.project": self.p}))
+        self.networks.setdefault(name, NetworkSpec(name, internal, purpose, identity.network_labels(self.p)))
         return name
 
     def volume(self, name: str, scope: str, labels: dict[str, str]) -> str:
-        self.volumes.setdefault(name, VolumeSpec(name, scope, {**labels, f"{LABEL}.volume-scope": scope}))
+        self.volumes.setdefault(name, VolumeSpec(name, scope, identity.volume_labels(labels, scope)))
         return name
 
     def egress_network(self) -> str:
@@ -226,7 +226,7 @@ def _mount_specs(b: _Builder, app: App, instance: str, mounts: Iterable[Mount]) 
     result = []
     for mount in sorted(mounts, key=lambda m: m.path):
         source_path = names.safe(mount.source_path or "root", 40)
-        labels = _labels(b.p, app.name, instance, "mount")
+        labels = identity.owner_labels(b.p, app.name, instance, "mount")
         if mount.source in ("local", "instance"):
             volume = b.volume(names.join(b.p, names.safe(instance), source_path), "instance", labels)
         elif mount.source == "tmp":
@@ -234,11 +234,11 @@ def _mount_specs(b: _Builder, app: App, instance: str, mounts: Iterable[Mount]) 
         elif mount.source == "storage":
             owner = mount.service or app.name
             volume = b.volume(names.join(b.p, names.safe(owner), "storage", source_path), "app",
-                              _labels(b.p, owner, owner, "mount"))
+                              identity.owner_labels(b.p, owner, owner, "mount"))
         else:  # service: a network-storage service shared by every instance that names it
             owner = mount.service or ""
             volume = b.volume(names.join(b.p, names.safe(owner), source_path), "service",
-                              _labels(b.p, owner, owner, "mount"))
+                              identity.owner_labels(b.p, owner, owner, "mount"))
         result.append(MountSpec(f"{APP_DIR}/{mount.path}", mount.source, volume))
     return tuple(result)
 
@@ -274,8 +274,9 @@ def _php_ini(variables: dict[str, dict[str, Any]]) -> str:
                      for name, value in sorted(values.items()))
 
 
-def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance: str, command: str | None,
+def _app_instance(b: _Builder, app: App, image: ImageBuild, ref: InstanceRef, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
+    role, instance = ref.role, ref.name
     command = command if command and command.strip() else None  # `start: ""` is no start command
     php_fpm = role == "web" and command is None and app.runtime.name == "php"  # as on the platform: PHP-FPM
     services = {s.name: s for s in b.project.services}
@@ -286,7 +287,7 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
     env.update({
         "PLATFORM_APPLICATION_NAME": app.name,
         "PLATFORM_APP_DIR": APP_DIR,
-        "PLATFORM_APPLICATION": encode(_application_json(app, instance.split("--", 1)[1] if role == "worker" else None)),
+        "PLATFORM_APPLICATION": encode(_application_json(app, ref.worker)),
         "PLATFORM_BRANCH": b.environment.name,
         "PLATFORM_ENVIRONMENT": b.environment.name,
         "PLATFORM_ENVIRONMENT_TYPE": b.environment.type,
@@ -338,15 +339,11 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, role: str, instance:
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
         size=size or "AUTO", hooks=hooks, read_only=True, tmpfs=APP_TMPFS,
-        labels={**_labels(b.p, app.name, instance, role), **_size_labels(b, instance, size, profile)})
+        labels={**ref.to_labels(b.p), **_size_labels(b, instance, size, profile)})
 
 
 def _size_labels(b: _Builder, instance: str, size: str | None, profile: str) -> dict[str, str]:
-    """The size, its profile and whether it was given locally: what an out-of-memory message names."""
-    labels = {f"{LABEL}.size": size or "AUTO", f"{LABEL}.profile": profile}
-    if instance in b.sizes:
-        labels[f"{LABEL}.size-from"] = "--size"
-    return labels
+    return identity.size_labels(size, profile, instance in b.sizes)
 
 
 def project_entropy(project: str) -> str:
@@ -375,7 +372,7 @@ def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
                       build_env=dict(sorted(build_env.items())), tree_id=tree_id,
                       runtime_options=app.runtime_options,
                       cache_volume=names.join(project.name, names.safe(app.name), "build-cache"),
-                      cache_labels=_labels(project.name, app.name, "build-cache", "build-cache"))
+                      cache_labels=identity.owner_labels(project.name, app.name, "build-cache", "build-cache"))
 
 
 def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]]) -> ContainerSpec | None:
@@ -385,7 +382,7 @@ def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]
     mounts: tuple[MountSpec, ...] = ()
     if catalog.data_path and catalog.disk != "none":
         volume = b.volume(names.join(b.p, names.safe(service.name), "data"), "service",
-                          _labels(b.p, service.name, service.name, "service"))
+                          identity.owner_labels(b.p, service.name, service.name, "service"))
         mounts = (MountSpec(catalog.data_path, "data", volume),)
     networks = [NetworkAttachment(b.service_network(service.name),
                                   tuple(sorted(f"{alias}.internal" for alias in aliases.get(service.name, ()))))]
@@ -402,7 +399,7 @@ def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]
         healthcheck={"test": catalog.healthcheck, "interval": 1, "timeout": 5, "retries": 3, "start_period": 120}
         if catalog.healthcheck else None,
         relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'http'}" for r in service.relationships),
-        labels={**_labels(b.p, service.name, service.name, "service"), **_size_labels(b, service.name, size, profile)})
+        labels={**InstanceRef.service(service.name).to_labels(b.p), **_size_labels(b, service.name, size, profile)})
 
 
 def _aliases(project: Project) -> dict[str, set[str]]:
@@ -424,7 +421,7 @@ def _with_hash(spec: ContainerSpec) -> ContainerSpec:
     content.pop("labels")
     content.pop("config_hash")
     config_hash = _digest(content, 16)
-    labels = {**spec.labels, f"{LABEL}.config-hash": config_hash}
+    labels = {**spec.labels, identity.CONFIG_HASH: config_hash}
     return ContainerSpec(**{**spec.__dict__, "labels": labels, "config_hash": config_hash})
 
 
@@ -455,14 +452,14 @@ def _router_instance(b: _Builder, routes: tuple[LocalRoute, ...]) -> ContainerSp
         return None
     ports = (env.http_port, env.https_port)
     config = router_config(list(routes), ports, env.domain)
-    b.volumes.setdefault(CA_VOLUME, VolumeSpec(CA_VOLUME, "machine", {f"{LABEL}.local-ca": "1"}))
+    b.volumes.setdefault(CA_VOLUME, VolumeSpec(CA_VOLUME, "machine", {identity.LOCAL_CA: "1"}))
     return ContainerSpec(
         name="router", container=names.join(b.p, "router"), app="router", role="router", image=ROUTER_IMAGE,
         command=None, env={"ORCHESTRATOR_ROUTER_CONF": base64.b64encode(config.encode()).decode("ascii"),
                            "ORCHESTRATOR_TLS_NAMES": " ".join(tls_names(routes, env.domain))},
         mounts=(MountSpec("/ca", "local-ca", CA_VOLUME),), networks=(NetworkAttachment(b.egress_network()),),
         cpus=0.5, memory_mb=128, ports=(PortSpec(80, host_port=env.http_port), PortSpec(443, host_port=env.https_port)),
-        labels={**_labels(b.p, "router", "router", "router"), f"{LABEL}.size": "-"})
+        labels={**InstanceRef.router().to_labels(b.p), identity.SIZE: "-"})
 
 
 def translate(project: Project, environment: Environment | str, credentials: Credentials | None = None,
@@ -486,14 +483,14 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
             specs.append(spec)
     for app in project.apps:
         image = image_of[app.name]
-        web = _app_instance(b, app, image, "web", app.name, app.web.start, app.web.settings, app.web.pre_start,
+        web = _app_instance(b, app, image, InstanceRef.web(app.name), app.web.start, app.web.settings, app.web.pre_start,
                             app.web.post_start)
         if app.name in aliases:  # other apps reach this one over http
             web = ContainerSpec(**{**web.__dict__, "networks": web.networks + (NetworkAttachment(
                 b.app_network(app.name), tuple(sorted(f"{a}.internal" for a in aliases[app.name]))),)})
         specs.append(web)
         for worker in app.workers:
-            specs.append(_app_instance(b, app, image, "worker", f"{app.name}--{worker.name}", worker.start,
+            specs.append(_app_instance(b, app, image, InstanceRef.of_worker(app.name, worker.name), worker.start,
                                        worker.settings, worker.pre_start, worker.post_start))
     routes = tuple(local_routes(routes_json(project.routes, env.domain), (env.http_port, env.https_port))) \
         if env.http_port else ()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from orchestrator.plan import LABEL, ContainerSpec, Plan
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from orchestrator import identity
+from orchestrator.plan import ContainerSpec, Plan
+
+if TYPE_CHECKING:
+    from orchestrator.engine import ContainerState
 
 
 def _short(text: str | None, width: int) -> str:
@@ -23,7 +30,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _size(spec: ContainerSpec) -> str:
     """The size, marked when it was given locally (`--size`) rather than by the config."""
-    given = spec.labels.get(f"{LABEL}.size-from")
+    given = spec.labels.get(identity.SIZE_FROM)
     return f"{spec.size} ({given})" if given else spec.size
 
 
@@ -47,3 +54,18 @@ def plan_table(plan: Plan) -> str:
                                 [[r.local_url, r.type, f"app {r.upstream}" if r.type == "upstream"
                                   else local_url(r.to or "", ports)] for r in plan.routes]))
     return "".join(out)
+
+
+def uptime(state: ContainerState, now: datetime | None = None) -> str:
+    """How long a running container has run, as `ps` shows it (`42s`, `3m5s`, `2h7m`, `1d4h`)."""
+    if state.status != "running" or not state.started_at:
+        return "-"
+    started = datetime.fromisoformat(state.started_at[:26].rstrip("Z") + "+00:00")
+    seconds = max(0, int(((now or datetime.now(timezone.utc)) - started).total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60}s"
+    return f"{seconds}s"

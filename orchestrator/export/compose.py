@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator import identity
 from orchestrator.catalog import templates_dir
 from orchestrator.errors import OrchestratorError
 from orchestrator.images import IMAGE_ENV, app_build_files, system_files
@@ -104,7 +105,7 @@ def dockerfile(build: ImageBuild) -> str:
         f"RUN mkdir -p /app/.orchestrator && cd /app/.orchestrator && {writes} "
         "&& sh /app/.orchestrator/prepare.sh && sh /app/.orchestrator/build.sh",
         "WORKDIR /app",
-        f'LABEL "orchestrator.image.app"={json.dumps(build.app)}',
+        f'LABEL "{identity.IMAGE_APP}"={json.dumps(build.app)}',
     ]
     return "\n".join(lines) + "\n"
 
@@ -183,7 +184,7 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
         "stop_signal": spec.stop_signal,
         "stop_grace_period": f"{spec.stop_timeout}s",
         # without orchestrator.project: what Compose or Swarm runs is theirs, never touched by `orchestrator up`
-        "labels": {k: v for k, v in spec.labels.items() if k != "orchestrator.project"},
+        "labels": identity.without_project(spec.labels),
         "deploy": {
             # a port published through Swarm's ingress needs a virtual IP, whatever the others use
             "endpoint_mode": "vip" if spec.ports else endpoint_mode,

@@ -93,7 +93,8 @@ def test_ps_shows_an_out_of_memory_kill_with_its_limit_and_a_command_stopped_by_
     from orchestrator.operations import InstanceDetail
     hog = _state("app--hog", status="restarting", restart_count=5, exit_code=137, oom_killed=True)
     held = _state("app--queue")
-    cli._print_ps([hog, held], {held.id: InstanceDetail(0, False, "app stopped by sv")})
+    from orchestrator.observed import listed
+    cli._print_ps(listed([hog, held]), {held.id: InstanceDetail(0, False, "app stopped by sv")})
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "137 (out of memory, limit 128 MB)" in rows["app--hog"]
     assert "running (app stopped by sv)" in rows["app--queue"]
