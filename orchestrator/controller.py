@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from orchestrator.engine import Engine, EngineError, is_lost
@@ -32,10 +32,9 @@ from orchestrator import identity
 from orchestrator.identity import ROLE_ORDER
 from orchestrator.observed import Observed
 from orchestrator.parallel import run_parallel
-from orchestrator.plan import APP_DIR, STOP_TIMEOUT, ContainerSpec, Plan
+from orchestrator.plan import STOP_TIMEOUT, ContainerSpec, Plan
 
 NEXT_SUFFIX = "-next"
-APP_INIT = "/usr/local/bin/orchestrator-init"
 READY_FILE = "/run/orchestrator/ready"  # made by orchestrator-init once post_start has run
 POST_START_TIMEOUT = 300.0
 APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourced (templates/runtime)
@@ -57,7 +56,8 @@ def field_digests(spec: ContainerSpec) -> dict[str, str]:
     fields = {"image": h(spec.image), "command": h(spec.command), "mounts": h(spec.mounts),
               "networks": h(spec.networks), "limits": h([spec.cpus, spec.memory_mb]), "ports": h(spec.ports),
               "extra_hosts": h(spec.extra_hosts), "lifecycle": h([spec.restart, spec.stop_signal, spec.stop_timeout]),
-              "healthcheck": h(spec.healthcheck), "filesystem": h([spec.read_only, spec.tmpfs])}
+              "healthcheck": h(spec.healthcheck), "filesystem": h([spec.read_only, spec.tmpfs]),
+              "process": h([spec.entrypoint, spec.argv, spec.working_dir, spec.init])}
     fields.update({f"env.{name}": h(value) for name, value in spec.env.items()})
     return fields
 
@@ -163,17 +163,14 @@ class Deployer:
     interrupts: Interrupts | None = None  # Ctrl-C/SIGTERM of `up`: honoured between steps (orchestrator.interrupts)
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
-        is_app = spec.role in ("web", "worker")
         return self.engine.create_container(
-            name=name, image=image_ref, command=[spec.command] if is_app and spec.command else
-            (["sleep infinity"] if is_app else None),
-            env=spec.env, labels={**spec.labels, identity.FIELDS: json.dumps(field_digests(spec), sort_keys=True)},
+            name=name, image=image_ref, command=list(spec.argv) or None, env=spec.env, labels={**spec.labels, identity.FIELDS: json.dumps(field_digests(spec), sort_keys=True)},
             mounts=[(m.volume, m.target) for m in spec.mounts],
             networks=[(a.network, a.aliases) for a in spec.networks], cpus=spec.cpus, memory_mb=spec.memory_mb,
             ports=[(p.container_port, p.host_ip, p.host_port) for p in spec.ports], extra_hosts=spec.extra_hosts,
-            restart=spec.restart, stop_signal=spec.stop_signal, stop_timeout=spec.stop_timeout, init=True,
-            healthcheck=spec.healthcheck, entrypoint=[APP_INIT] if is_app else None,
-            working_dir=APP_DIR if is_app else None, read_only=spec.read_only, tmpfs=spec.tmpfs)
+            restart=spec.restart, stop_signal=spec.stop_signal, stop_timeout=spec.stop_timeout, init=spec.init,
+            healthcheck=asdict(spec.healthcheck) if spec.healthcheck else None, entrypoint=list(spec.entrypoint) or None,
+            working_dir=spec.working_dir or None, read_only=spec.read_only, tmpfs=spec.tmpfs)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
         self.started_at = time.time()

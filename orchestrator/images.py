@@ -17,8 +17,6 @@ import hashlib
 import io
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import tarfile
@@ -31,14 +29,16 @@ from string import Template
 import yaml
 
 from orchestrator import identity, names, source
-from orchestrator.catalog import php_extensions, templates_dir
+from orchestrator.catalog import templates_dir
 from orchestrator.engine import Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.plan import APP_DIR, BUILD_CACHE_DIR, ImageBuild
+from orchestrator.recipe import (BUILD_COMMAND, HOST_CA_DIR, IMAGE_ENV, SYSTEM_DIR, app_build_files,
+                                 runtime_stand_in, runtime_stand_in_dockerfile, service_stand_in, stand_in_release,
+                                 system_files)
 from orchestrator.progress import Reporter
 from orchestrator.state import state_dir
 
-HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 DEBIAN_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 STAND_IN_LABEL = identity.STAND_IN
 BASE_LABEL = identity.BASE
@@ -47,65 +47,6 @@ IMAGE_PROJECT_LABEL = identity.IMAGE_PROJECT  # which every container started fr
 SYSTEM_LABEL = identity.SYSTEM  # a system image, shared by apps and projects (no identity)
 IDENTITY_LABEL = identity.PROJECT  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
-
-# The runtime's own packages in Debian's archive, and extra Dockerfile lines.
-RUNTIME_PACKAGES: dict[str, tuple[str, str]] = {
-    "python": ("python3 python3-pip python3-setuptools python3-venv python3-dev",
-               "RUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -sf /usr/bin/python3 /usr/local/bin/python "
-               "&& ln -sf /usr/bin/pip3 /usr/local/bin/pip"),
-    "nodejs": ("nodejs npm", ""),
-    "php": ("php-cli php-fpm php-mysql php-pgsql php-curl php-mbstring php-xml php-zip composer", ""),
-    "ruby": ("ruby-full ruby-bundler", ""),
-    "golang": ("golang-go", ""),
-    "java": ("default-jdk-headless maven", ""),
-    "elixir": ("elixir erlang-dev", ""),
-    "rust": ("rustc cargo", ""),
-}
-# What every runtime stand-in carries besides its runtime, as the platform's images do: the web server,
-# the tools build hooks and `.environment` files reach for, a C toolchain, and the client libraries,
-# headers and command-line clients of the catalogue's databases (so `psycopg2` or `mysqlclient` build).
-RUNTIME_TOOLS = ("nginx git curl jq unzip rsync openssh-client build-essential pkg-config libssl-dev libffi-dev "
-                 "zlib1g-dev libpq-dev default-libmysqlclient-dev libsqlite3-dev libhiredis-dev libmemcached-dev "
-                 "postgresql-client mariadb-client")
-# Which version of each runtime a Debian release carries: a stand-in is built from the release that has
-# the requested version, else from the one nearest to it (the newer of two equally near).
-DEBIAN_RUNTIME_VERSIONS: dict[str, dict[str, str]] = {
-    "bullseye": {"python": "3.9", "nodejs": "12", "php": "7.4", "ruby": "2.7", "golang": "1.15", "java": "11",
-                 "elixir": "1.10", "rust": "1"},
-    "bookworm": {"python": "3.11", "nodejs": "18", "php": "8.2", "ruby": "3.1", "golang": "1.19", "java": "17",
-                 "elixir": "1.14", "rust": "1"},
-    "trixie": {"python": "3.13", "nodejs": "20", "php": "8.4", "ruby": "3.3", "golang": "1.24", "java": "21",
-               "elixir": "1.18", "rust": "1"},
-}
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
-
-
-def stand_in_release(runtime: str, version: str) -> tuple[str, str]:
-    """(Debian release, the runtime version it carries) nearest to `version`: exact where a release has it;
-    otherwise the smallest distance, counted in minor versions within a major and majors between."""
-    wanted = _version_key(version)
-
-    def distance(candidate: str) -> tuple[int, int, tuple[int, ...]]:
-        have = _version_key(candidate)
-        major = abs(have[0] - wanted[0])
-        minor = abs((have[1] if len(have) > 1 else 0) - (wanted[1] if len(wanted) > 1 else 0))
-        return (major, minor if major == 0 else 0, tuple(-part for part in have))  # ties: the newer
-
-    releases = [(release, versions[runtime]) for release, versions in DEBIAN_RUNTIME_VERSIONS.items()
-                if runtime in versions]
-    age = {release: -position for position, release in enumerate(DEBIAN_RUNTIME_VERSIONS)}  # the newer first
-    return min(releases, key=lambda item: (distance(item[1]), age[item[0]]))
-
-
-SERVICE_STAND_INS = {"mariadb": ("mariadb", "10.11"), "mysql": ("mariadb", "10.11"),
-                     "postgresql": ("postgresql", "15"), "redis": ("redis", "7.0"),
-                     "redis-persistent": ("redis", "7.0"), "memcached": ("memcached", "1.6"),
-                     "rabbitmq": ("rabbitmq", "3.10"), "postgresql-replica": ("postgresql", "15"),
-                     "mariadb-replica": ("mariadb", "10.11")}
-
 
 @dataclass
 class Resolution:
@@ -270,29 +211,29 @@ class ImageResolver:
             self.engine.build(context, ref, {STAND_IN_LABEL: label}, self.reporter.detail)
 
     def _runtime_stand_in(self, runtime: str, version: str, official: str | None) -> Resolution:
-        if runtime not in RUNTIME_PACKAGES:
+        stand_in = runtime_stand_in(runtime)
+        if stand_in is None:
             raise OrchestratorError(f"no image for runtime {runtime}:{version}: {official or 'no official image'} "
                                     "cannot be pulled and there is no local stand-in for it; map one with --images")
         release, debian_version = stand_in_release(runtime, version)
-        packages, extra = RUNTIME_PACKAGES[runtime]
         note = "" if debian_version == version else (
             f"{runtime}:{version}: {official or 'its image'} cannot be pulled here; using Debian {release}'s "
             f"{runtime} {debian_version} instead of {version} (an app that names {runtime}{version} may fail to "
             f"build; map an image of {runtime} {version} with --images FILE, key '{runtime}:{version}')")
         self._note(note)  # said before anything is built, so it is on screen when a build fails for it
         base = self.debian_base(release)
-        template = Template((templates_dir() / "runtime" / "stand-in.Dockerfile").read_text())
-        dockerfile = template.substitute(base_image=base, packages=f"{packages} {RUNTIME_TOOLS}", extra=extra)
+        dockerfile = runtime_stand_in_dockerfile(base, stand_in)
         ref = f"orchestrator/stand-in-{runtime}:{debian_version}-{release}-{_short_digest(dockerfile.encode())}"
         if not self.engine.image_id(ref):
             self._build_stand_in(ref, dockerfile, {}, f"{runtime}:{debian_version}")
         return Resolution(ref, note)
 
     def _service_stand_in(self, service_type: str, version: str, official: str) -> Resolution:
-        if service_type not in SERVICE_STAND_INS:
+        stand_in = service_stand_in(service_type)
+        if stand_in is None:
             raise OrchestratorError(f"no image for service {service_type}:{version}: {official} cannot be pulled "
                                     "and there is no local stand-in for it; map one with --images")
-        name, debian_version = SERVICE_STAND_INS[service_type]
+        name, debian_version = stand_in
         ref = self._from_template(templates_dir() / "services" / name, f"orchestrator/stand-in-{name}",
                                   debian_version, f"{name}:{debian_version}")
         note = "" if debian_version == version else (
@@ -334,129 +275,6 @@ def _tar(files: dict[str, bytes], modes: dict[str, int] | None = None) -> io.Byt
             archive.addfile(info, io.BytesIO(files[name]))
     buffer.seek(0)
     return buffer
-
-
-def extension_names(entries: object) -> list[str]:
-    """`runtime.extensions` as names: each entry is a name, or a mapping with `name` (and configuration)."""
-    names = []
-    for entry in entries if isinstance(entries, list) else []:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name.strip():
-            names.append(name.strip().lower())
-    return names
-
-
-def php_extension_problems(build: ImageBuild) -> list[str]:
-    """Extensions of a PHP app that no local image can have; empty when every one can be had."""
-    if build.runtime != "php":
-        return []
-    known = php_extensions()
-    wanted = extension_names(build.runtime_options.get("extensions"))
-    return [f"app {build.app}: PHP extension '{name}' (runtime.extensions) cannot be had here: no Debian package "
-            "brings it; remove it or map an image that has it with --images"
-            for name in wanted if name not in known.included and name not in known.packages
-            and name not in known.agents]
-
-
-def php_extension_steps(build: ImageBuild) -> list[str]:
-    """Shell lines installing `runtime.extensions` (Debian's packages) and disabling `disabled_extensions`."""
-    if build.runtime != "php":
-        return []
-    known = php_extensions()
-    packages = sorted({known.packages[n] for n in extension_names(build.runtime_options.get("extensions"))
-                       if n in known.packages})
-    disabled = extension_names(build.runtime_options.get("disabled_extensions"))
-    steps = []
-    if packages:
-        steps.append("echo 'orchestrator: installing PHP extensions: " + " ".join(packages) + "'")
-        steps.append("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                     "--no-install-recommends " + " ".join(shlex.quote(p) for p in packages)
-                     + " >/dev/null && rm -rf /var/lib/apt/lists/*")
-    for name in disabled:
-        steps.append(f"phpdismod -v ALL -s ALL {shlex.quote(name)} 2>/dev/null "
-                     f"|| echo 'orchestrator: PHP extension {name} is compiled in; it cannot be disabled here'")
-    return steps
-
-
-def system_dependency_script(build: ImageBuild) -> str:
-    """Shell lines, run as root in the app's system image, that install its PHP extensions and global
-    `dependencies` (they change the system, never the app dir)."""
-    steps = php_extension_steps(build)
-    python_deps = {**build.dependencies.get("python", {}), **build.dependencies.get("python3", {})}
-    if python_deps:
-        specs = " ".join(shlex.quote(_pip_spec(name, c)) for name, c in sorted(python_deps.items()))
-        steps.append(f"python3 -m pip install --no-cache-dir {specs}")
-    node_deps = build.dependencies.get("nodejs", {})
-    if node_deps:
-        specs = " ".join(shlex.quote(f"{n}@{c}" if c not in ("*", "") else n) for n, c in sorted(node_deps.items()))
-        steps.append(f"npm install -g {specs}")
-    return "\n".join(steps) + "\n" if steps else ""
-
-
-def flavor_script(build: ImageBuild) -> str:
-    """The build flavor's steps, run from /app as the app's user before the build hook."""
-    steps = []
-    if build.flavor in (None, "default") and build.runtime == "nodejs":
-        steps.append("if [ -f package.json ]; then npm prune && npm install; fi")
-    if build.flavor in (None, "composer") and build.runtime == "php":
-        steps.append("if [ -f composer.json ]; then composer --no-ansi --no-interaction install --no-progress "
-                     "--prefer-dist --optimize-autoloader; fi")
-    return "\n".join(steps) + "\n" if steps else ""
-
-
-IMAGE_ENV = {"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-             "LANG": "C.UTF-8", "HOME": APP_DIR}
-"""What an app image keeps in its environment: what the runtime needs, never a build-time variable."""
-_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def build_env_file(build: ImageBuild) -> str:
-    """The build-time variables as shell assignments: build.sh exports them for the build and deletes the
-    file, so they exist during the build only (names a shell cannot export are left out)."""
-    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(build.build_env.items())
-                   if _SHELL_NAME.fullmatch(name))
-
-
-def _pip_spec(name: str, constraint: str) -> str:
-    constraint = constraint.strip()
-    if constraint in ("*", ""):
-        return name
-    if constraint[0].isdigit():
-        return f"{name}=={constraint}"
-    return f"{name}{constraint}"
-
-
-SYSTEM_FILES = ("prepare.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm", "orchestrator-env")
-"""What every app's system image gets from `templates/runtime/`; prepare.sh installs them."""
-SYSTEM_DIR = "/opt/orchestrator"
-BUILD_COMMAND = ["/bin/sh", f"{APP_DIR}/.orchestrator/build.sh"]
-
-
-def system_files(build: ImageBuild) -> dict[str, bytes]:
-    """The files of an app's system image, by name: the runtime's tools, the script installing them with
-    the app's global dependencies, and the host's extra CA certificates (`ca/NAME.crt`)."""
-    runtime = templates_dir() / "runtime"
-    files = {name: (runtime / name).read_bytes() for name in SYSTEM_FILES}
-    dependencies = system_dependency_script(build)
-    if dependencies:
-        files["system-dependencies.sh"] = dependencies.encode()
-    if HOST_CA_DIR.is_dir():
-        for certificate in sorted(HOST_CA_DIR.glob("*.crt")):
-            files[f"ca/{certificate.name}"] = certificate.read_bytes()
-    return files
-
-
-def app_build_files(build: ImageBuild) -> dict[str, bytes]:
-    """The files of the app's build, by name under `/app/.orchestrator/`: the build script, the build-time
-    variables, the flavor's steps and the build hook."""
-    files = {"build.sh": (templates_dir() / "runtime" / "build.sh").read_bytes(),
-             "build-env": build_env_file(build).encode()}
-    flavor = flavor_script(build)
-    if flavor:
-        files["flavor.sh"] = flavor.encode()
-    if build.build_hook:
-        files["build-hook.sh"] = build.build_hook.encode()
-    return files
 
 
 def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:

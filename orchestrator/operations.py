@@ -32,8 +32,8 @@ from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
 from orchestrator.failures import crash_of, runs
 from orchestrator.gitinfo import current_branch
-from orchestrator.images import (ImageResolver, build_app_image, load_image_map, php_extension_problems,
-                                 prune_app_images)
+from orchestrator.images import ImageResolver, build_app_image, load_image_map, prune_app_images
+from orchestrator.recipe import php_extension_problems
 from orchestrator.plan import RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes

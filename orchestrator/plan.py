@@ -106,13 +106,40 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class Healthcheck:
+    """When a service counts as up: a shell command the engine runs in it, and how often and how long."""
+
+    test: str
+    interval: int = 1  # seconds
+    timeout: int = 5
+    retries: int = 3
+    start_period: int = 120
+
+
+@dataclass(frozen=True)
+class RelationshipRef:
+    """One relationship of an instance: its name, and the service (or app) and endpoint it reaches."""
+
+    name: str
+    service: str
+    endpoint: str
+
+    def text(self) -> str:
+        """`database -> mariadb:mysql`, as the plan's JSON and `plan` show it."""
+        return f"{self.name} -> {self.service}:{self.endpoint}"
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
+    """Everything the engine needs to run one instance, decided here once: the controller creates the
+    container from it and the Compose export writes it out, each field for field, neither adding any."""
+
     name: str  # instance name: "app" (web), "app--queue" (worker), "mariadb" (service)
     container: str  # engine container name
     app: str
     role: str  # web | worker | service
     image: str
-    command: str | None
+    command: str | None  # the platform's start command (PLATFORM_APP_COMMAND), as `plan` shows it
     env: dict[str, str]
     mounts: tuple[MountSpec, ...]
     networks: tuple[NetworkAttachment, ...]
@@ -120,9 +147,9 @@ class ContainerSpec:
     memory_mb: int
     ports: tuple[PortSpec, ...] = ()
     extra_hosts: dict[str, str] = field(default_factory=dict)
-    relationships: tuple[str, ...] = ()
+    relationships: tuple[RelationshipRef, ...] = ()
     size: str = "AUTO"
-    healthcheck: dict[str, Any] | None = None
+    healthcheck: Healthcheck | None = None
     hooks: dict[str, str] = field(default_factory=dict)  # web only: deploy and post_deploy
     restart: str = RESTART_POLICY
     stop_signal: str = STOP_SIGNAL
@@ -130,6 +157,10 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False  # apps: a read-only root filesystem, as on the platform
     tmpfs: tuple[str, ...] = ()  # writable in-memory dirs beside the mounts (apps: /tmp and /run)
+    entrypoint: tuple[str, ...] = ()  # () : the image's own
+    argv: tuple[str, ...] = ()  # the container's command; () : the image's own
+    working_dir: str = ""  # "": the image's own
+    init: bool = True  # the engine's tiny init as PID 1 reaps zombies and forwards signals
     config_hash: str = ""
 
     @property
@@ -154,6 +185,7 @@ class Plan:
             item = asdict(spec)
             item["networks"] = [a.network for a in spec.networks]
             item["aliases"] = {a.network: list(a.aliases) for a in spec.networks if a.aliases}
+            item["relationships"] = [r.text() for r in spec.relationships]
             instances.append(item)
         return {
             "project": self.project,
@@ -172,6 +204,8 @@ class Plan:
         return next(spec for spec in self.instances if spec.name == name)
 
 
+APP_INIT = "/usr/local/bin/orchestrator-init"  # every app container's entrypoint (templates/runtime)
+IDLE_COMMAND = "sleep infinity"  # what a worker-less web instance without a start command runs under the init
 PHP_FPM = "orchestrator-php-fpm"  # templates/runtime/orchestrator-php-fpm: a PHP web instance without a start command
 ROUTER_IMAGE = "orchestrator/router"  # resolved to the local router image (templates/router) at deploy time
 
@@ -337,7 +371,8 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, ref: InstanceRef, co
         mounts=_mount_specs(b, app, instance, settings.mounts),
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
-        relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'default'}" for r in settings.relationships),
+        relationships=tuple(RelationshipRef(r.name, r.service, r.endpoint or "default") for r in settings.relationships),
+        entrypoint=(APP_INIT,), argv=(PHP_FPM if php_fpm else command or IDLE_COMMAND,), working_dir=APP_DIR,
         size=size or "AUTO", hooks=hooks, read_only=True, tmpfs=APP_TMPFS,
         labels={**ref.to_labels(b.p), **_size_labels(b, instance, size, profile)})
 
@@ -396,9 +431,8 @@ def _service_instance(b: _Builder, service: Service, aliases: dict[str, set[str]
         env=dict(sorted(service_env(service, b.p, b.credentials, {s.name: s for s in b.project.services}).items())),
         mounts=mounts, networks=tuple(networks),
         cpus=cpus, memory_mb=memory, size=size or "AUTO", stop_signal=catalog.stop_signal,
-        healthcheck={"test": catalog.healthcheck, "interval": 1, "timeout": 5, "retries": 3, "start_period": 120}
-        if catalog.healthcheck else None,
-        relationships=tuple(f"{r.name} -> {r.service}:{r.endpoint or 'http'}" for r in service.relationships),
+        healthcheck=Healthcheck(catalog.healthcheck) if catalog.healthcheck else None,
+        relationships=tuple(RelationshipRef(r.name, r.service, r.endpoint or "http") for r in service.relationships),
         labels={**InstanceRef.service(service.name).to_labels(b.p), **_size_labels(b, service.name, size, profile)})
 
 

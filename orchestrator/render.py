@@ -38,7 +38,7 @@ def plan_table(plan: Plan) -> str:
     rows = []
     for spec in plan.instances:
         mounts = ", ".join(f"{m.target}({m.source})" for m in spec.mounts) or "-"
-        rels = ", ".join(r.split(" -> ")[0] for r in spec.relationships) or "-"
+        rels = ", ".join(r.name for r in spec.relationships) or "-"
         rows.append([spec.name, spec.role, spec.image, _short(spec.command, 40),
                      f"{_size(spec)} -> {spec.cpus:g} CPU / {spec.memory_mb} MB", mounts, rels])
     out = [f"project {plan.project}, environment {plan.environment.name} ({plan.environment.type})\n\n",

@@ -16,7 +16,8 @@ import pytest
 from orchestrator.config.validate import load_project
 from orchestrator.engine import BuildFailed
 from orchestrator.export.compose import dockerfile
-from orchestrator.images import IMAGE_ENV, build_context, build_env_file, stand_in_release
+from orchestrator.images import build_context
+from orchestrator.recipe import IMAGE_ENV, build_env_file, stand_in_release
 from orchestrator.plan import APP_TMPFS, Environment, translate
 from orchestrator.progress import Reporter
 

@@ -222,7 +222,7 @@ def test_nginx_location_settings_are_honoured_not_warned_about(tmp_path: Path):
 
 
 def test_php_extensions_install_from_debian_packages_and_an_unknown_one_is_named_before_any_build(tmp_path: Path):
-    from orchestrator.images import php_extension_problems, system_dependency_script
+    from orchestrator.recipe import php_extension_problems, system_dependency_script
     build = _planned(tmp_path, "name: site\ntype: 'php:8.2'\nruntime:\n  extensions: [apcu, sodium, "
                      "{name: blackfire, configuration: {}}, redis, no_such_ext]\n  disabled_extensions: [calendar]\n",
                      "site").images[0]
