@@ -186,7 +186,8 @@ def _load(args: argparse.Namespace):
 
 def _plan(args: argparse.Namespace):
     from orchestrator.operations import make_plan
-    _, plan, warnings = _with_prefix(args, lambda: make_plan(_target(args)))
+    planned = _with_prefix(args, lambda: make_plan(_target(args)))
+    plan, warnings = planned.plan, planned.warnings
     _print_warnings(warnings, "" if args.dir == "." else args.dir)
     return plan
 

@@ -22,7 +22,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from orchestrator.engine import Engine, EngineError, is_lost
 from orchestrator.errors import OrchestratorError
@@ -94,8 +94,9 @@ def _display(plan: Plan, ref: identity.InstanceRef, name: str) -> str:
     return ref.display(single_app=len({s.app for s in plan.instances if s.role == "web"}) == 1)
 
 
-def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None]) -> list[Action]:
-    """What to do, per instance, to make the engine run `plan`. Pure: the same inputs give the same list."""
+def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None]) -> Decision:
+    """What to do, per instance, to make the engine run `plan`, and (`.steps`) in which order. Pure: the
+    same inputs give the same decision."""
     by_instance: dict[str, list[Observed]] = {}
     for item in observed:
         by_instance.setdefault(item.instance, []).append(item)
@@ -127,7 +128,92 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
         for item in leftovers:
             actions.append(Action("remove", instance, item.role or "instance", "no longer in the config",
                                   _display(plan, item.ref, instance), old=item))
-    return actions
+    return Decision(actions)
+
+
+STARTING = ("create", "recreate", "start")  # the kinds of action whose container a deploy starts
+
+
+def is_next_leftover(action: Action) -> bool:
+    """A `-next` copy an interrupted deploy left beside an instance (removed first, before anything else)."""
+    return action.kind == "remove" and action.old is not None and action.old.name.endswith(NEXT_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the switch-over from the old containers to the new: a failure or a Ctrl-C between two
+    steps rolls every one of them back."""
+
+    kind: str  # stop | start | deploy-hook
+    actions: tuple[Action, ...]
+
+    def text(self) -> str:
+        return f"{self.kind}: {', '.join(described(a) for a in self.actions)}"
+
+
+@dataclass(frozen=True)
+class DeploySteps:
+    """A deploy in the order it is carried out; `Deployer.apply` executes this and decides nothing.
+
+    The platform's order: networks and volumes; the leftovers of an interrupted deploy go; the new
+    containers are created beside the old ones; running crons of leaving web instances end; then the
+    switch-over (`switch`); then the old containers are removed and the new ones take their names; then
+    post_deploy hooks run on the web instance of each app that changed."""
+
+    leftovers: tuple[Action, ...]  # `-next` copies: stopped with their grace, then removed
+    creates: tuple[Action, ...]  # create and recreate: a new container each
+    draining: tuple[Action, ...]  # web instances that change or go: their running crons end first
+    switch: tuple[Step, ...]
+    removes: tuple[Action, ...]  # committed: the containers that go
+    renames: tuple[Action, ...]  # committed: an old container goes, the new one takes its name
+    post_deploy: tuple[Action, ...]
+
+
+def _stops(actions: Iterable[Action]) -> tuple[Action, ...]:
+    return tuple(a for a in actions if a.kind in ("recreate", "remove") and a.old is not None
+                 and not is_next_leftover(a))
+
+
+def _starts(actions: Iterable[Action], roles: tuple[str, ...]) -> tuple[Action, ...]:
+    return tuple(a for a in actions if a.role in roles and a.kind in STARTING)
+
+
+def deploy_steps(actions: list[Action]) -> DeploySteps:
+    """The order `actions` are carried out in. With a deploy hook, as on the platform: services and web
+    change first, the hook runs, and only then do the workers change (so a failed hook leaves them as
+    they were). Without one nothing needs that order: everything that changes stops in one batch, then
+    services start (and are waited for), then web, workers and the router in one batch."""
+    hooked = tuple(a for a in actions if a.role == "web" and a.kind in ("create", "recreate")
+                   and a.spec is not None and "deploy" in a.spec.hooks)
+    if hooked:
+        workers = [a for a in actions if a.role == "worker"]
+        switch = [Step("stop", _stops(a for a in actions if a.role != "worker")),
+                  Step("start", _starts(actions, ("service",))), Step("start", _starts(actions, ("web",))),
+                  *(Step("deploy-hook", (action,)) for action in hooked),
+                  Step("stop", _stops(workers)), Step("start", _starts(actions, ("worker", "router")))]
+    else:
+        switch = [Step("stop", _stops(actions)), Step("start", _starts(actions, ("service",))),
+                  Step("start", _starts(actions, ("web", "worker", "router")))]
+    changed_apps = {a.spec.app if a.spec else a.old.app for a in actions
+                    if a.kind != "keep" and (a.spec or a.old)}  # type: ignore[union-attr]
+    return DeploySteps(
+        leftovers=tuple(a for a in actions if is_next_leftover(a)),
+        creates=tuple(a for a in actions if a.kind in ("create", "recreate")),
+        draining=tuple(a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old),
+        switch=tuple(step for step in switch if step.actions),
+        removes=tuple(a for a in actions if a.kind == "remove" and a.old is not None),
+        renames=tuple(a for a in actions if a.kind == "recreate" and a.old is not None and a.spec is not None),
+        post_deploy=tuple(a for a in actions if a.role == "web" and a.spec is not None
+                          and "post_deploy" in a.spec.hooks and a.spec.app in changed_apps))
+
+
+class Decision(list):
+    """`decide`'s answer: the actions, one per instance (a list, as `up --dry-run` prints it), and the
+    order a deploy carries them out in."""
+
+    @property
+    def steps(self) -> DeploySteps:
+        return deploy_steps(self)
 
 
 # -- executing --------------------------------------------------------------------------------------
@@ -173,6 +259,9 @@ class Deployer:
             working_dir=spec.working_dir or None, read_only=spec.read_only, tmpfs=spec.tmpfs)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
+        """Carry out `actions` in the order `deploy_steps` gives; any failure before the commit (or Ctrl-C)
+        rolls everything back, so the previous containers serve again."""
+        steps = actions.steps if isinstance(actions, Decision) else deploy_steps(actions)
         self.started_at = time.time()
         if self.interrupts is not None:  # from now on Ctrl-C asks for a rollback between steps, not an abort
             self.interrupts.deploying()
@@ -180,7 +269,6 @@ class Deployer:
         errors += run_parallel(lambda v: self.engine.ensure_volume(v.name, v.labels), list(plan.volumes))
         if any(errors):
             raise next(e for e in errors if e)
-        changing = [a for a in actions if a.kind in ("create", "recreate")]
         # 1. create the new containers beside the old ones; a failure here touches nothing that runs
         created: dict[str, str] = {}
 
@@ -189,49 +277,27 @@ class Deployer:
             name = action.spec.container + (NEXT_SUFFIX if action.kind == "recreate" else "")
             created[action.instance] = self.create(action.spec, image_refs[action.spec.image], name)
 
-        self.remove_leftovers(plan, actions)  # a leftover would block the name we are about to use
-        errors = run_parallel(make, changing)
+        self.remove_leftovers(plan, steps.leftovers)  # a leftover would block the name we are about to use
+        errors = run_parallel(make, steps.creates)
         if any(errors) or self._interrupted():
             with self._shielded():
                 for container in created.values():
                     self.engine.remove(container)
             if any(errors):
                 raise DeployFailed(f"could not create containers: {next(e for e in errors if e)}; nothing was changed")
-            leftovers = any(self._next_leftover(a) for a in actions)
             raise Interrupted("interrupted before the previous containers were touched: they run on as they were"
                               + (" (the leftover of an earlier interrupted deploy was stopped and removed)"
-                                 if leftovers else ""))
+                                 if steps.leftovers else ""))
         # 2. a cron running in a web instance that is about to go holds the deploy back (bounded)
-        leaving_webs = [a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old]
-        run_parallel(lambda a: self.drain_crons(a.old.container_id), leaving_webs, limit=len(leaving_webs))
-        # 3. stop what changes or goes, all at once, each with its own grace; workers only once the web
-        #    instances are up and their deploy hooks passed, so a failed deploy leaves them serving
-        hooked = [a for a in actions if a.role == "web" and a.kind in ("create", "recreate") and a.spec is not None
-                  and "deploy" in a.spec.hooks]
-        # Ctrl-C or SIGTERM (self.interrupts): the step under way ends (bounded: a stop batch waits out its
-        # grace at most; a wait for health or post_start ends at once; a deploy hook is let finish unless a
-        # second signal comes), then every change is rolled back, as for a failed step
+        run_parallel(lambda a: self.drain_crons(a.old.container_id), steps.draining, limit=len(steps.draining))
+        # 3. the switch-over, step by step. Ctrl-C or SIGTERM (self.interrupts): the step under way ends
+        #    (bounded: a stop batch waits out its grace at most; a wait for health or post_start ends at once;
+        #    a deploy hook is let finish unless a second signal comes), then every change is rolled back, as
+        #    for a failed step
         try:
-            self._check_interrupted()
-            if hooked:  # the platform's order: workers change only once web runs and its deploy hook passed
-                self.stop([a for a in actions if a.role != "worker"])
+            for step in steps.switch:
                 self._check_interrupted()
-                self.start(actions, ("service",), created)
-                self._check_interrupted()
-                self.start(actions, ("web",), created)
-                for action in hooked:
-                    self._check_interrupted()
-                    self.run_checked_hook(action, "deploy", created[action.instance])
-                self._check_interrupted()
-                self.stop([a for a in actions if a.role == "worker"])
-                self._check_interrupted()
-                self.start(actions, ("worker", "router"), created)
-            else:  # nothing needs that order: one stop batch, services (and their health), then web and workers
-                self.stop(actions)
-                self._check_interrupted()
-                self.start(actions, ("service",), created)
-                self._check_interrupted()
-                self.start(actions, ("web", "worker", "router"), created)
+                self.run_step(step, created)
         except BaseException as error:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
             interrupted = isinstance(error, (KeyboardInterrupt, Interrupted))
             with self._shielded():  # no signal cuts the rollback half-way
@@ -246,28 +312,33 @@ class Deployer:
         # 4. commit: drop the old containers, give the new ones their names (a signal now finishes the deploy:
         #    everything new runs already)
         with self._shielded():
-            for action in actions:
-                if action.kind == "remove" and action.old is not None:
-                    self.engine.remove(action.old.container_id)
-            for action in changing:
-                if action.kind == "recreate" and action.old is not None and action.spec is not None:
-                    self.engine.remove(action.old.container_id)
-                    self.engine.rename(created[action.instance], action.spec.container)
+            for action in steps.removes:
+                self.engine.remove(action.old.container_id)  # type: ignore[union-attr]
+            for action in steps.renames:
+                self.engine.remove(action.old.container_id)  # type: ignore[union-attr]
+                self.engine.rename(created[action.instance], action.spec.container)  # type: ignore[union-attr]
         # 5. post_deploy on the web instance of every app this deploy changed
-        changed_apps = {a.spec.app if a.spec else a.old.app for a in actions if a.kind != "keep" and (a.spec or a.old)}
-        for action in actions:
-            if action.role == "web" and action.spec is not None and "post_deploy" in action.spec.hooks \
-                    and action.spec.app in changed_apps:
-                if self._interrupted():
-                    self.say(f"interrupted: the post_deploy hook of app {action.spec.app} is not run")
-                    continue
-                try:
-                    self.run_checked_hook(action, "post_deploy", action.spec.container)
-                except KeyboardInterrupt as error:  # a second Ctrl-C stopped it: the deploy itself stands
-                    raise Interrupted(f"interrupted: the post_deploy hook of app {action.spec.app} was stopped; the "
-                                      "deploy itself was completed (`orchestrator ps` shows what runs)") from error
-                except DeployFailed as error:
-                    self.say(f"warning: {error} (the deploy itself stands, as on the platform)")
+        for action in steps.post_deploy:
+            assert action.spec is not None
+            if self._interrupted():
+                self.say(f"interrupted: the post_deploy hook of app {action.spec.app} is not run")
+                continue
+            try:
+                self.run_checked_hook(action, "post_deploy", action.spec.container)
+            except KeyboardInterrupt as error:  # a second Ctrl-C stopped it: the deploy itself stands
+                raise Interrupted(f"interrupted: the post_deploy hook of app {action.spec.app} was stopped; the "
+                                  "deploy itself was completed (`orchestrator ps` shows what runs)") from error
+            except DeployFailed as error:
+                self.say(f"warning: {error} (the deploy itself stands, as on the platform)")
+
+    def run_step(self, step: Step, created: dict[str, str]) -> None:
+        if step.kind == "stop":
+            self.stop(list(step.actions))
+        elif step.kind == "start":
+            self.start(list(step.actions), created)
+        else:  # deploy-hook
+            for action in step.actions:
+                self.run_checked_hook(action, "deploy", created[action.instance])
 
     def _interrupted(self) -> bool:
         return self.interrupts is not None and self.interrupts.requested
@@ -283,15 +354,9 @@ class Deployer:
     def _abortable(self, at: int):
         return self.interrupts.abortable(at) if self.interrupts is not None else nullcontext()
 
-    @staticmethod
-    def _next_leftover(action: Action) -> bool:
-        """A `-next` copy an interrupted deploy left beside an instance (remove_leftovers removes it first)."""
-        return action.kind == "remove" and action.old is not None and action.old.name.endswith(NEXT_SUFFIX)
-
-    def remove_leftovers(self, plan: Plan, actions: list[Action]) -> None:
+    def remove_leftovers(self, plan: Plan, leftovers: tuple[Action, ...]) -> None:
         """The `-next` copies an interrupted deploy left: one that runs is stopped like any instance (SIGTERM,
         its grace, then SIGKILL), so a write, a hook or a recovery under way in it ends cleanly, then removed."""
-        leftovers = [a for a in actions if self._next_leftover(a)]
         if not leftovers:
             return
         grace = {spec.name: spec.stop_timeout for spec in plan.instances}
@@ -305,16 +370,13 @@ class Deployer:
         for action in leftovers:
             self.engine.remove(action.old.container_id)
 
-    def stop(self, actions: list[Action]) -> None:
-        stopping = [a for a in actions if a.kind in ("recreate", "remove") and a.old is not None
-                    and not self._next_leftover(a)]
+    def stop(self, stopping: list[Action]) -> None:
         for action in stopping:
             self.say(f"stopping {action.role} {action.display} ({action.reason})")
         run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else STOP_TIMEOUT), stopping,
                      limit=len(stopping))
 
-    def start(self, actions: list[Action], roles: tuple[str, ...], created: dict[str, str]) -> None:
-        batch = [a for a in actions if a.role in roles and a.kind in ("create", "recreate", "start")]
+    def start(self, batch: list[Action], created: dict[str, str]) -> None:
         for action in batch:
             self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
         errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or a.old.container_id), batch)
@@ -326,9 +388,8 @@ class Deployer:
         with self._abortable(1):  # waiting changes nothing: a Ctrl-C ends the wait at once (then the rollback)
             self.wait_post_start([a for a in batch if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
                                  lambda a: created.get(a.instance) or a.old.container_id)
-            if "service" in roles:
-                self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
-                                  lambda a: created.get(a.instance) or a.old.container_id)
+            self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
+                              lambda a: created.get(a.instance) or a.old.container_id)
 
     def run_hook(self, action: Action, hook: str, container: str) -> None:
         """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output with
@@ -498,7 +559,7 @@ class Deployer:
         for container in created.values():
             self.engine.remove(container)
         for action in actions:  # an instance held with `orchestrator stop` stays stopped
-            if action.kind in ("recreate", "remove") and action.old is not None and not self._next_leftover(action) \
+            if action.kind in ("recreate", "remove") and action.old is not None and not is_next_leftover(action) \
                     and not (action.old.held and action.old.status == "exited"):
                 try:
                     self.engine.start(action.old.container_id)

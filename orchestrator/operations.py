@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from orchestrator import source
 from orchestrator.catalog import templates_dir
+from orchestrator.config.checks import ConfigProblem
 from orchestrator.config.model import Project
 from orchestrator.config.validate import load_project
 from contextlib import nullcontext
@@ -64,15 +65,22 @@ def _templates_digest() -> str:
     return h.hexdigest()
 
 
-def make_plan(target: Target, with_sources: bool = True, engine: Engine | None = None
-              ) -> tuple[Project, Plan, list]:
+class PlannedProject(NamedTuple):
+    """What `make_plan` gives: the validated config, its Plan, and the config's warnings."""
+
+    project: Project
+    plan: Plan
+    warnings: list[ConfigProblem]
+
+
+def make_plan(target: Target, with_sources: bool = True, engine: Engine | None = None) -> PlannedProject:
     """Load, validate and translate. The passwords are the deployment's, read (never made) from `engine`
     when it is given; without one they are stand-ins derived from the project name, so `plan`, `validate`
     and `compose` never reach the engine nor write anything."""
     project, warnings = load_project(target.root, target.layout, target.project)
     environment = _environment(target, project)
     secrets = _credentials(engine, project, environment, False) if engine is not None else None
-    return project, _translate(target, project, environment, secrets, with_sources), warnings
+    return PlannedProject(project, _translate(target, project, environment, secrets, with_sources), warnings)
 
 
 def _environment(target: Target, project: Project) -> Environment:
@@ -590,7 +598,7 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     import json
     from orchestrator.secrets import mask_relationships
     engine, _ = deployment_engine(target)
-    _, plan, _ = make_plan(target, with_sources=False, engine=engine)
+    plan = make_plan(target, with_sources=False, engine=engine).plan
     workers_by_app = {s.app: [w.ref.worker for w in plan.instances if w.role == "worker" and w.app == s.app]
                       for s in plan.instances if s.role == "web"}
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
@@ -637,7 +645,7 @@ class CronInfo:
 
 def cron_list(target: Target) -> list[CronInfo]:
     from orchestrator.crons import next_run, normalise
-    project, _, _ = make_plan(target, with_sources=False)
+    project = make_plan(target, with_sources=False).project
     engine, states = containers(target)
     running = {s.app: s for s in states if s.role == "web" and s.status == "running"}
     now = datetime.now(timezone.utc)
