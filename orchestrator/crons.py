@@ -10,14 +10,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 from orchestrator.config.model import App, Cron
 
 FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 NAMES = {3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
          4: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]}
-_H = re.compile(r"H(?:\((\d+)-(\d+)\))?(?:/(\d+))?")
+_H = re.compile(r"(?<![A-Za-z])H(?:\((\d+)-(\d+)\))?(?:/(\d+))?")  # not the H of a name (THU)
+
+
+def hash_problem(spec: str) -> str | None:
+    """Why an `H` of `spec` cannot be resolved (a range that ends before it starts, a step of 0), or None."""
+    for index, text in enumerate(spec.split()[:len(FIELDS)]):
+        low, high = FIELDS[index]
+        for match in _H.finditer(text):
+            start, end = (int(match.group(1)), int(match.group(2))) if match.group(1) else (low, high)
+            if not low <= start <= end <= high:
+                return f"H({start}-{end}) is not a range within {low}-{high}"
+            if match.group(3) is not None and int(match.group(3)) == 0:
+                return "a step of 0"
+    return None
 
 
 def _resolve_field(text: str, index: int, seed: int) -> str:
@@ -26,8 +39,8 @@ def _resolve_field(text: str, index: int, seed: int) -> str:
     def hashed(match: re.Match) -> str:
         start, end = (int(match.group(1)), int(match.group(2))) if match.group(1) else (low, high)
         step = match.group(3)
-        if step:
-            offset = start + seed % int(step)
+        if step:  # the first run within the range, whatever the step's width
+            offset = start + seed % min(int(step), end - start + 1)
             return f"{offset}-{end}/{step}"
         return str(start + seed % (end - start + 1))
 
@@ -57,8 +70,14 @@ def crons_env(app: App) -> dict[str, str]:
 
 
 def next_run(cron: Cron, app: App, after: datetime) -> datetime | None:
+    """When the web instance's scheduler runs `cron` next after `after` (aware), in UTC: the scheduler
+    reads the spec in the app's `timezone`, as the platform does. None for a spec it cannot read."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from croniter import croniter
     try:
-        return croniter(normalise(cron.spec, f"{app.name}:{cron.name}"), after).get_next(datetime)
-    except (ValueError, KeyError):
+        zone = ZoneInfo(app.timezone or "UTC")
+        upcoming = croniter(normalise(cron.spec, f"{app.name}:{cron.name}"), after.astimezone(zone)).get_next(datetime)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
         return None
+    return upcoming.astimezone(timezone.utc)

@@ -18,6 +18,7 @@ from orchestrator.config.checks import Checker, Node, plain
 from orchestrator.config.model import (App, Cron, Hooks, InstanceSettings, Mount, Origin, Resources, Runtime, Web,
                                        WebLocation, Worker)
 from orchestrator.config.relationships import parse_relationships
+from orchestrator.crons import hash_problem
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 INSTANCE_KEYS = ("size", "container_profile", "resources", "relationships", "disk", "mounts", "variables",
@@ -405,6 +406,10 @@ def parse_crons(node: Node | None) -> tuple[Cron, ...]:
             if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
                 entry.child("spec").error(f"'{spec}' is not a 5-field cron spec",  # type: ignore[union-attr]
                                           "minute hour day-of-month month day-of-week, e.g. `*/20 * * * *`")
+                spec = None
+            elif hash_problem(spec):
+                entry.child("spec").error(f"'{spec}': {hash_problem(spec)}",  # type: ignore[union-attr]
+                                          "H(low-high) takes a range within the field's values, e.g. `H(0-29) * * * *`")
                 spec = None
         commands = entry.mapping("commands")
         start = stop = None

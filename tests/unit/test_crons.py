@@ -152,15 +152,13 @@ def test_extra_spaces_between_fields_do_not_matter():
     assert normalise("  0   3 *  * *  ", "app:x") == "0 3 * * *"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: H is resolved before names are read, so the H of an upper-case "
-                                       "THU is hashed and the field becomes e.g. 't4u'")
 def test_upper_case_thu_is_thursday():
+    """The H of a day's name is a letter of the name, not the platform's hash."""
     assert normalise("0 0 * * THU", "app:x") == "0 0 * * 4"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: H(a-b)/n with n wider than the range can start after b "
-                                       "(e.g. '6-5/10'), a range the container's scheduler never matches")
 def test_a_stepped_range_never_starts_after_its_end():
+    """A step wider than its range starts within it: the container's scheduler never matches `6-5/10`."""
     # 'app:c2' hashes to an offset of 6 for a step of 10
     start, end = normalise("H(0-5)/10 * * * *", "app:c2").split()[0].split("/")[0].split("-")
     assert int(start) <= int(end)
@@ -202,12 +200,14 @@ def test_the_scheduler_timezone_is_the_apps_or_utc(tmp_path):
     assert crons_env(_app(tmp_path, cron, "timezone: Europe/Paris\n"))["ORCHESTRATOR_CRON_TZ"] == "Europe/Paris"
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
-                   reason="bug: the validator accepts H(6-5) (and H/0), and resolving it divides by zero, "
-                          "so translating the project crashes")
-def test_a_spec_the_validator_accepts_never_crashes_the_scheduler_env(tmp_path):
-    app = _app(tmp_path, "  c:\n    spec: 'H(6-5) * * * *'\n    cmd: 'true'\n")
-    crons_env(app)
+@pytest.mark.parametrize("spec, why", [("H(6-5) * * * *", "H(6-5) is not a range within 0-59"),
+                                       ("H/0 * * * *", "a step of 0"), ("0 H(0-24) * * *", "within 0-23")])
+def test_a_hash_that_cannot_be_resolved_is_a_config_error_naming_the_spec(tmp_path, spec, why):
+    """Refused at load time with the file, line and key, rather than crashing the translation."""
+    from orchestrator.errors import ConfigError
+    with pytest.raises(ConfigError) as raised:
+        _app(tmp_path, f"  c:\n    spec: '{spec}'\n    cmd: 'true'\n")
+    assert ".platform.app.yaml:5: crons.c.spec" in str(raised.value) and why in str(raised.value)
 
 
 # -- next_run ----------------------------------------------------------------------------------------------
@@ -239,15 +239,13 @@ def test_the_next_run_of_a_hashed_spec_is_at_the_hashed_minute(app):
     assert next_run(cron, app, after) == expected
 
 
-@pytest.mark.parametrize("spec", ["61 * * * *", "0 0 * * THU", "0 0 * mon *", "0 25 * * *"])
+@pytest.mark.parametrize("spec", ["61 * * * *", "0 0 * mon *", "0 25 * * *"])
 def test_a_spec_the_scheduler_cannot_read_has_no_next_run(app, spec):
     assert next_run(_cron(app, spec), app, datetime(2024, 1, 1, tzinfo=UTC)) is None
 
 
-@pytest.mark.xfail(strict=True, reason="bug: next_run ignores the app's timezone, which the container's "
-                                       "scheduler runs in (ORCHESTRATOR_CRON_TZ), so `cron list` is off by the "
-                                       "zone's offset")
 def test_the_next_run_is_in_the_apps_timezone(tmp_path):
+    """The container's scheduler reads the spec in the app's timezone (ORCHESTRATOR_CRON_TZ)."""
     app = _app(tmp_path, "  job:\n    spec: '0 0 * * *'\n    cmd: 'true'\n", "timezone: Europe/Paris\n")
     upcoming = next_run(app.crons[0], app, datetime(2024, 1, 1, 12, 0, tzinfo=UTC))
     assert upcoming is not None and upcoming.astimezone(UTC) == datetime(2024, 1, 1, 23, 0, tzinfo=UTC)
