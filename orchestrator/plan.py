@@ -16,21 +16,18 @@ from typing import Any, Iterable
 
 from orchestrator import identity, names
 from orchestrator.catalog import limits, runtime_types, service_types
-from orchestrator.crons import crons_env
 from orchestrator.errors import OrchestratorError
 from orchestrator.identity import InstanceRef
 from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
-from orchestrator.config.variables import env_names
+from orchestrator.platform_env import (APP_DIR, BUILD_CACHE_DIR, Commands, Environment, build_env,  # noqa: F401
+                                       project_entropy, runtime_env)
 from orchestrator.platform_routes import routes_json
-from orchestrator.relationships import (APP_PORT, Credentials, encode, relationship_env, relationships_json,
-                                         service_env)
+from orchestrator.relationships import (APP_PORT, Credentials, service_env)
 from orchestrator.sizing import refuse_unknown
 from orchestrator.router import (CA_VOLUME, LocalRoute, default_ports, local_routes, router_config, tls_names,
                                  web_alias)
 from orchestrator.webserver import Upstream, nginx_config
 
-APP_DIR = "/app"
-BUILD_CACHE_DIR = "/tmp/cache"  # PLATFORM_CACHE_DIR during a build (a volume kept across builds)
 STOP_TIMEOUT = 15
 RESTART_POLICY = "unless-stopped"
 STOP_SIGNAL = "SIGTERM"
@@ -38,17 +35,6 @@ UNIX_SOCKET = "/run/app.sock"
 APP_USER = "web"  # the unprivileged user app instances, their hooks, crons and ssh sessions run as
 APP_TMPFS = ("/tmp", "/run")  # what an app may write besides its mounts (the root filesystem is read-only)
 PRODUCTION_BRANCHES = ("main", "master", "production")
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Which environment is being deployed: the git branch, its type and the default route domain."""
-
-    name: str
-    type: str = "development"
-    domain: str = ""
-    http_port: int = 0  # where the project's router answers on 127.0.0.1 (0: no router)
-    https_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -214,15 +200,6 @@ def _digest(value: Any, length: int = 40) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:length]
 
 
-def _env_value(value: Any) -> str:
-    """An `env:` variable as the platform exports it: strings as written, everything else as JSON."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False)
-
-
 @dataclass
 class _Builder:
     """Accumulates networks and volumes (deduplicated, in first-use order) while instances are translated."""
@@ -286,67 +263,18 @@ def _relationship_networks(b: _Builder, relationships: tuple[Relationship, ...])
     return attachments
 
 
-def _application_json(app: App, worker: str | None) -> dict[str, Any]:
-    """The app's config for PLATFORM_APPLICATION. `workers` keeps only the instance's own worker (its
-    mounts), so adding, changing or removing one worker leaves every other instance's environment alone."""
-    raw = dict(app.raw)
-    workers = raw.pop("workers", None)
-    if worker is not None and isinstance(workers, dict) and isinstance(workers.get(worker), dict):
-        raw["workers"] = {worker: {"mounts": workers[worker].get("mounts", {})}}
-    return raw
-
-
-def _platform_variables(variables: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {f"{prefix}:{key}": value for prefix, entries in variables.items() if prefix != "env"
-            for key, value in entries.items()}
-
-
-def _php_ini(variables: dict[str, dict[str, Any]]) -> str:
-    """`variables.php` as php.ini lines for the PHP-FPM pool (`name=value`, one a line)."""
-    values = variables.get("php", {})
-    return "\n".join(f"{name}={'1' if value is True else '0' if value is False else value}"
-                     for name, value in sorted(values.items()))
-
-
 def _app_instance(b: _Builder, app: App, image: ImageBuild, ref: InstanceRef, command: str | None,
                   settings: InstanceSettings, pre_start: str | None, post_start: str | None) -> ContainerSpec:
     role, instance = ref.role, ref.name
     command = command if command and command.strip() else None  # `start: ""` is no start command
     php_fpm = role == "web" and command is None and app.runtime.name == "php"  # as on the platform: PHP-FPM
-    services = {s.name: s for s in b.project.services}
-    apps = {a.name: a for a in b.project.apps}
-    rels = relationships_json(settings.relationships, services, apps, b.p, b.environment.name, b.credentials)
-    env: dict[str, str] = dict(relationship_env(rels)) if b.project.layout == "upsun" else {}  # Upsun sets <REL>_*
-    env.update({name: _env_value(value) for name, value in env_names(settings.variables.get("env", {})).items()})
-    env.update({
-        "PLATFORM_APPLICATION_NAME": app.name,
-        "PLATFORM_APP_DIR": APP_DIR,
-        "PLATFORM_APPLICATION": encode(_application_json(app, ref.worker)),
-        "PLATFORM_BRANCH": b.environment.name,
-        "PLATFORM_ENVIRONMENT": b.environment.name,
-        "PLATFORM_ENVIRONMENT_TYPE": b.environment.type,
-        "PLATFORM_PROJECT": b.p,
-        "PLATFORM_PROJECT_ENTROPY": project_entropy(b.p),
-        "PLATFORM_TREE_ID": image.tree_id,
-        "PLATFORM_RELATIONSHIPS": encode(rels),
-        "PLATFORM_VARIABLES": encode(_platform_variables(settings.variables)),
-        "PLATFORM_ROUTES": encode(routes_json(b.project.routes, b.environment.domain)),
-        "PLATFORM_SMTP_HOST": "",
-        "PLATFORM_APP_COMMAND": command or "",
-        "PLATFORM_PRE_APP_COMMAND": pre_start or "",
-        "PLATFORM_POST_APP_COMMAND": post_start or "",
-    })
-    if app.runtime.name == "php" and settings.variables.get("php"):
-        env["ORCHESTRATOR_PHP_INI"] = _php_ini(settings.variables)  # php.ini values, written by the init
-    root_location = next((loc for loc in app.web.locations if loc.path == "/"), None)
-    env["PLATFORM_DOCUMENT_ROOT"] = f"{APP_DIR}/{root_location.root.strip('/')}".rstrip("/") \
-        if root_location and root_location.root else APP_DIR
+    env = runtime_env(b.project, b.environment, b.credentials, app, ref, settings, image.tree_id,
+                      Commands(command, pre_start, post_start))
     ports: tuple[PortSpec, ...] = ()
     egress = NetworkAttachment(b.egress_network(), (web_alias(app.name),) if role == "web" else ())
     networks = [egress] + _relationship_networks(b, settings.relationships)
     hooks: dict[str, str] = {}
     if role == "web":
-        env.update(crons_env(app))
         hooks = {name: text for name, text in (("deploy", app.hooks.deploy), ("post_deploy", app.hooks.post_deploy))
                  if text}
         family = "unix" if php_fpm else app.web.socket_family
@@ -381,11 +309,6 @@ def _size_labels(b: _Builder, instance: str, size: str | None, profile: str) -> 
     return identity.size_labels(size, profile, instance in b.sizes)
 
 
-def project_entropy(project: str) -> str:
-    """PLATFORM_PROJECT_ENTROPY: stable per project, the same at build time and at run time."""
-    return hashlib.sha224(f"orchestrator:{project}".encode()).hexdigest()
-
-
 def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
     runtime = runtime_types().get(app.runtime.name)
     base = runtime.image_for(app.runtime.version) if runtime else None
@@ -394,17 +317,11 @@ def _image_build(project: Project, app: App, source_digest: str) -> ImageBuild:
               "build": app.hooks.build, "root": app.source_root, "options": app.runtime_options,
               "variables": app.settings.variables, "source": source_digest}
     tree_id = _digest(inputs)
-    # what the platform documents at build time; given to the build only, never baked into the image
-    build_env = {"PLATFORM_APPLICATION_NAME": app.name, "PLATFORM_APP_DIR": APP_DIR, "PLATFORM_PROJECT": project.name,
-                 "PLATFORM_TREE_ID": tree_id, "PLATFORM_CACHE_DIR": BUILD_CACHE_DIR, "PLATFORM_OUTPUT_DIR": APP_DIR,
-                 "PLATFORM_PROJECT_ENTROPY": project_entropy(project.name),
-                 "PLATFORM_APPLICATION": encode(_application_json(app, None)),
-                 "PLATFORM_VARIABLES": encode(_platform_variables(app.settings.variables)), **{name: _env_value(value) for name, value in env_names(app.settings.variables.get("env", {})).items()}}
     return ImageBuild(app=app.name, image=f"orchestrator/{project.name}-{names.safe(app.name)}:{tree_id[:12]}",
                       context=app.source_root or ".", runtime=app.runtime.name, version=app.runtime.version,
                       base_image=base, build_hook=app.hooks.build, flavor=app.build_flavor,
                       dependencies=app.dependencies, stack_packages=app.runtime.stack_packages,
-                      build_env=dict(sorted(build_env.items())), tree_id=tree_id,
+                      build_env=build_env(project, app, tree_id), tree_id=tree_id,
                       runtime_options=app.runtime_options,
                       cache_volume=names.join(project.name, names.safe(app.name), "build-cache"),
                       cache_labels=identity.owner_labels(project.name, app.name, "build-cache", "build-cache"))
