@@ -170,7 +170,8 @@ def limits(size: str | None, profile: str, base_memory: int | None = None,
     cpu_amount = cpu_size(chosen)
     if base_memory is not None or memory_ratio is not None:
         cpu = cpu_amount if cpu_amount is not None else float(sizes["resources_cpu"].get(chosen, sizes["default_cpu"]))
-        memory = (base_memory if base_memory is not None else 64) + (memory_ratio if memory_ratio is not None else 128) * cpu
+        memory = (base_memory if base_memory is not None else 64) \
+            + (memory_ratio if memory_ratio is not None else 128) * cpu
         return cpu, int(memory)
     if cpu_amount is not None:
         return cpu_amount, _flex_memory(profile, cpu_amount)

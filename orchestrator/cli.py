@@ -156,8 +156,8 @@ def _duration(text: str) -> int:
         if text and text[-1] in units:
             return int(float(text[:-1]) * units[text[-1]])
         return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 90, 30s, 10m or 2h")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 90, 30s, 10m or 2h") from error
 
 
 def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -308,7 +308,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
     for seen in states:
         if seen.role == "router" and seen.engine_state.ports:
             print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
-                                         for inside, host in seen.engine_state.ports) + " (`orchestrator up` lists the routes)")
+                                         for inside, host in seen.engine_state.ports)
+                  + " (`orchestrator up` lists the routes)")
     copies = sorted(operations.interrupted_instances(states))
     if copies:  # a deploy's new copy beside (or instead of) the old one, under its temporary name
         print(f"a deploy was interrupted (unless one is running right now): {', '.join(copies)} "
@@ -428,7 +429,8 @@ def cmd_ssh(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {
-    "relationships": cmd_relationships, "ssh": cmd_ssh, "cron": cmd_cron, "compose": cmd_compose, "validate": cmd_validate, "plan": cmd_plan, "up": cmd_up, "down": cmd_down, "ps": cmd_ps,
+    "relationships": cmd_relationships, "ssh": cmd_ssh, "cron": cmd_cron, "compose": cmd_compose,
+    "validate": cmd_validate, "plan": cmd_plan, "up": cmd_up, "down": cmd_down, "ps": cmd_ps,
             "logs": cmd_logs, "stop": _lifecycle("stop"), "start": _lifecycle("start"),
             "restart": _lifecycle("restart"), "images": cmd_images}
 

@@ -77,6 +77,12 @@ class Action:
         return f"{self.kind} {self.role} {self.display}: {self.reason}"
 
 
+def _old(action: Action) -> Observed:
+    """The container `action` replaces, stops or removes, where the steps say it has one."""
+    assert action.old is not None
+    return action.old
+
+
 def _changes(old: dict[str, str], new: dict[str, str]) -> str:
     changed_env = sorted(k[4:] for k in set(old) | set(new) if k.startswith("env.") and old.get(k) != new.get(k))
     changed = [k for k in new if not k.startswith("env.") and old.get(k) != new.get(k)]
@@ -123,7 +129,8 @@ def decide(plan: Plan, observed: list[Observed], image_ids: dict[str, str | None
         elif current.status in ("created", "exited", "dead"):
             actions.append(Action("start", spec.name, spec.role, f"was {current.status}", display, spec, current))
         else:
-            actions.append(Action("keep", spec.name, spec.role, f"unchanged ({current.status})", display, spec, current))
+            actions.append(Action("keep", spec.name, spec.role, f"unchanged ({current.status})", display, spec,
+                                  current))
     for instance, leftovers in sorted(by_instance.items()):
         for item in leftovers:
             actions.append(Action("remove", instance, item.role or "instance", "no longer in the config",
@@ -194,8 +201,8 @@ def deploy_steps(actions: list[Action]) -> DeploySteps:
     else:
         switch = [Step("stop", _stops(actions)), Step("start", _starts(actions, ("service",))),
                   Step("start", _starts(actions, ("web", "worker", "router")))]
-    changed_apps = {a.spec.app if a.spec else a.old.app for a in actions
-                    if a.kind != "keep" and (a.spec or a.old)}  # type: ignore[union-attr]
+    changed_apps = {a.spec.app if a.spec else _old(a).app for a in actions
+                    if a.kind != "keep" and (a.spec or a.old)}
     return DeploySteps(
         leftovers=tuple(a for a in actions if is_next_leftover(a)),
         creates=tuple(a for a in actions if a.kind in ("create", "recreate")),
@@ -250,12 +257,14 @@ class Deployer:
 
     def create(self, spec: ContainerSpec, image_ref: str, name: str) -> str:
         return self.engine.create_container(
-            name=name, image=image_ref, command=list(spec.argv) or None, env=spec.env, labels={**spec.labels, identity.FIELDS: json.dumps(field_digests(spec), sort_keys=True)},
+            name=name, image=image_ref, command=list(spec.argv) or None, env=spec.env,
+            labels={**spec.labels, identity.FIELDS: json.dumps(field_digests(spec), sort_keys=True)},
             mounts=[(m.volume, m.target) for m in spec.mounts],
             networks=[(a.network, a.aliases) for a in spec.networks], cpus=spec.cpus, memory_mb=spec.memory_mb,
             ports=[(p.container_port, p.host_ip, p.host_port) for p in spec.ports], extra_hosts=spec.extra_hosts,
             restart=spec.restart, stop_signal=spec.stop_signal, stop_timeout=spec.stop_timeout, init=spec.init,
-            healthcheck=asdict(spec.healthcheck) if spec.healthcheck else None, entrypoint=list(spec.entrypoint) or None,
+            healthcheck=asdict(spec.healthcheck) if spec.healthcheck else None,
+            entrypoint=list(spec.entrypoint) or None,
             working_dir=spec.working_dir or None, read_only=spec.read_only, tmpfs=spec.tmpfs)
 
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
@@ -289,21 +298,25 @@ class Deployer:
                               + (" (the leftover of an earlier interrupted deploy was stopped and removed)"
                                  if steps.leftovers else ""))
         # 2. a cron running in a web instance that is about to go holds the deploy back (bounded)
-        run_parallel(lambda a: self.drain_crons(a.old.container_id), steps.draining, limit=len(steps.draining))
+        run_parallel(lambda a: self.drain_crons(_old(a).container_id), steps.draining, limit=len(steps.draining))
         # 3. the switch-over, step by step. Ctrl-C or SIGTERM (self.interrupts): the step under way ends
         #    (bounded: a stop batch waits out its grace at most; a wait for health or post_start ends at once;
         #    a deploy hook is let finish unless a second signal comes), then every change is rolled back, as
         #    for a failed step
         try:
+            self._check_interrupted()  # also when the switch-over has no step (only removals)
             for step in steps.switch:
                 self._check_interrupted()
                 self.run_step(step, created)
+                if step.kind == "deploy-hook":  # a hook let finish after Ctrl-C: roll back even if no step follows
+                    self._check_interrupted()
         except BaseException as error:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
             interrupted = isinstance(error, (KeyboardInterrupt, Interrupted))
             with self._shielded():  # no signal cuts the rollback half-way
                 try:
                     self._roll_back(actions, created, "interrupted" if interrupted else "deploy failed")
-                except Exception as rollback_error:  # an engine that is gone cannot be rolled back; the next up converges
+                except Exception as rollback_error:
+                    # an engine that is gone cannot be rolled back; the next up converges
                     self.say(f"could not restore the previous containers: {rollback_error}")
             if isinstance(error, KeyboardInterrupt):
                 raise Interrupted("interrupted: the step under way was stopped and the previous containers "
@@ -361,35 +374,37 @@ class Deployer:
             return
         grace = {spec.name: spec.stop_timeout for spec in plan.instances}
         for action in leftovers:
-            self.say(f"stopping {action.role} {action.display} ({action.reason}: {action.old.name})")
-        errors = run_parallel(lambda a: self.engine.stop(a.old.container_id, grace.get(a.instance, STOP_TIMEOUT)),
+            self.say(f"stopping {action.role} {action.display} ({action.reason}: {_old(action).name})")
+        errors = run_parallel(lambda a: self.engine.stop(_old(a).container_id, grace.get(a.instance, STOP_TIMEOUT)),
                               leftovers, limit=len(leftovers))
         failed = [e for e in errors if e is not None]
         if failed:
-            raise DeployFailed(f"could not stop the leftover of an interrupted deploy: {failed[0]}; nothing was changed")
+            raise DeployFailed(f"could not stop the leftover of an interrupted deploy: {failed[0]}; "
+                               "nothing was changed")
         for action in leftovers:
-            self.engine.remove(action.old.container_id)
+            self.engine.remove(_old(action).container_id)
 
     def stop(self, stopping: list[Action]) -> None:
         for action in stopping:
             self.say(f"stopping {action.role} {action.display} ({action.reason})")
-        run_parallel(lambda a: self.engine.stop(a.old.container_id, a.spec.stop_timeout if a.spec else STOP_TIMEOUT), stopping,
-                     limit=len(stopping))
+        run_parallel(lambda a: self.engine.stop(_old(a).container_id, a.spec.stop_timeout if a.spec else STOP_TIMEOUT),
+                     stopping, limit=len(stopping))
 
     def start(self, batch: list[Action], created: dict[str, str]) -> None:
         for action in batch:
             self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
-        errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or a.old.container_id), batch)
+        errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or _old(a).container_id), batch)
         self.started.update({a.instance: time.monotonic() for a in batch})
         failed = [(a, e) for a, e in zip(batch, errors) if e is not None]
         if failed:
             action, error = failed[0]
             raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
         with self._abortable(1):  # waiting changes nothing: a Ctrl-C ends the wait at once (then the rollback)
-            self.wait_post_start([a for a in batch if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
-                                 lambda a: created.get(a.instance) or a.old.container_id)
+            self.wait_post_start([a for a in batch
+                                  if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
+                                 lambda a: created.get(a.instance) or _old(a).container_id)
             self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
-                              lambda a: created.get(a.instance) or a.old.container_id)
+                              lambda a: created.get(a.instance) or _old(a).container_id)
 
     def run_hook(self, action: Action, hook: str, container: str) -> None:
         """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output with

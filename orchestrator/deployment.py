@@ -177,7 +177,7 @@ def credentials(engine, project: Project, create: bool, legacy: Credentials | No
         kept = {tuple(key.split("\t", 1)): value for key, value in json.loads(labels.get(KEPT_LABEL) or "{}").items()}
     except ValueError:
         kept = {}
-    return _derive(project, labels.get(SEED_LABEL, ""), kept)  # type: ignore[arg-type]
+    return _derive(project, labels.get(SEED_LABEL, ""), kept)
 
 
 def _derive(project: Project, seed: str, kept: Credentials | None) -> Credentials:
@@ -234,7 +234,7 @@ def _open_shared(path: Path) -> int:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except OSError as error:
         raise OrchestratorError(f"cannot open the lock {path}: {error.strerror} (a link, or a file another user "
-                                f"made with a narrower mode? remove it, or set ORCHESTRATOR_LOCK_DIR)")
+                                f"made with a narrower mode? remove it, or set ORCHESTRATOR_LOCK_DIR)") from None
     info = os.fstat(descriptor)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         os.close(descriptor)

@@ -44,7 +44,8 @@ class BuildFailed(EngineError):
 
     def __init__(self, message: str, log: list[str]) -> None:
         shown = [line for line in log if line.strip()]
-        super().__init__(message + (f"; its last {len(shown)} lines of output:\n" + "\n".join(f"    {line}" for line in shown)
+        super().__init__(message + (f"; its last {len(shown)} lines of output:\n"
+                                    + "\n".join(f"    {line}" for line in shown)
                                     if shown else ""))
         self.log = log
 
@@ -219,7 +220,8 @@ class Engine:
         try:
             self.reader.get("/_ping")
         except (SocketLost, EngineError) as error:
-            raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you use its socket?")
+            raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you "
+                              "use its socket?") from None
 
     @property
     def api(self) -> Any:
@@ -233,7 +235,7 @@ class Engine:
                     client.api.ping()
                 except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
                     raise EngineError(f"cannot reach the Docker engine ({error}); is it running, and may you "
-                                      "use its socket?")
+                                      "use its socket?") from None
                 self._api = client.api
             return self._api
 
@@ -306,7 +308,8 @@ class Engine:
                         tail.append(line.rstrip())
                         on_line(line.rstrip())
         except APIError as error:
-            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-BUILD_TAIL_LINES:])
+            raise BuildFailed(f"building {tag} failed: {error.explanation or error}",
+                              tail[-BUILD_TAIL_LINES:]) from None
         found = self.image_id(tag)
         if not found:
             raise BuildFailed(f"building {tag} produced no image", tail[-BUILD_TAIL_LINES:])
@@ -332,7 +335,8 @@ class Engine:
             host_config = self.api.create_host_config(binds=[f"{volume}:{target}" for volume, target in volumes])
             created = self.api.create_container(image=base, command=command, entrypoint=[], name=name,
                                                 environment=env, labels=labels, host_config=host_config,
-                                                working_dir="/", user="0", volumes=[layer_of] if layer_of else None)["Id"]
+                                                working_dir="/", user="0",
+                                                volumes=[layer_of] if layer_of else None)["Id"]
             self.api.put_archive(created, "/", context)
             self.api.start(created)
             pending = b""
@@ -349,13 +353,15 @@ class Engine:
                 on_line(tail[-1])
             status = self.api.wait(created).get("StatusCode", 1)
             if status != 0:
-                raise BuildFailed(f"building {tag} failed: the build exited with status {status}", tail[-BUILD_TAIL_LINES:])
+                raise BuildFailed(f"building {tag} failed: the build exited with status {status}",
+                                  tail[-BUILD_TAIL_LINES:])
             if layer_of:
                 return self._image_with_layer(base, created, layer_of, tag, labels)
             repository, _, version = tag.rpartition(":")
             return self.api.commit(created, repository=repository, tag=version, changes=changes or [])["Id"]
         except APIError as error:
-            raise BuildFailed(f"building {tag} failed: {error.explanation or error}", tail[-BUILD_TAIL_LINES:])
+            raise BuildFailed(f"building {tag} failed: {error.explanation or error}",
+                              tail[-BUILD_TAIL_LINES:]) from None
         finally:
             if created:
                 self.remove(created)
@@ -511,7 +517,8 @@ class Engine:
                               oom_killed=bool(state.get("OOMKilled")),
                               restart_count=data.get("RestartCount", 0), exit_code=state.get("ExitCode", 0),
                               started_at=state.get("StartedAt", ""), finished_at=state.get("FinishedAt", ""),
-                              host_port=port, ports=tuple(sorted(set(published))), cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
+                              host_port=port, ports=tuple(sorted(set(published))),
+                              cpus=(data["HostConfig"].get("NanoCpus") or 0) / 1e9,
                               memory_mb=(data["HostConfig"].get("Memory") or 0) // (1024 * 1024),
                               restart_policy=(data["HostConfig"].get("RestartPolicy") or {}).get("Name") or "")
 
@@ -573,7 +580,7 @@ class Engine:
             return self.api.create_container(**kwargs)["Id"]
         except APIError as error:
             if error.status_code == 409:  # a container of that name exists (left by an interrupted deploy)
-                raise EngineError(f"a container named {kwargs['name']} already exists: {error.explanation}")
+                raise EngineError(f"a container named {kwargs['name']} already exists: {error.explanation}") from None
             raise
 
     @_retry
@@ -619,7 +626,7 @@ class Engine:
                     raise
                 time.sleep(0.2)
 
-    def logs(self, container: str, follow: bool = False, since: int | None = None,
+    def logs(self, container: str, follow: bool = False, since: float | None = None,
              tail: int | str = "all") -> Iterator[bytes]:
         return self.api.logs(container, stream=True, follow=follow, since=since, tail=tail)
 
@@ -673,7 +680,7 @@ class Engine:
         try:
             created = self.api.exec_create(container, command, workdir=workdir, stdout=True, stderr=True, user=user)
         except APIError as error:
-            raise EngineError(f"cannot run a command in {container}: {error.explanation or error}")
+            raise EngineError(f"cannot run a command in {container}: {error.explanation or error}") from None
         except Exception as error:
             if is_lost(error):
                 raise lost_engine(error) from error
@@ -705,8 +712,8 @@ class Engine:
                         raise lost_engine(error) from error
                     raise
         if "error" in outcome:
-            error = outcome["error"]
-            raise lost_engine(error) if is_lost(error) else error
+            failure = outcome["error"]
+            raise lost_engine(failure) if is_lost(failure) else failure
         code = outcome.get("code")
         return 126 if code is None else code
 
@@ -721,6 +728,7 @@ class Engine:
     def _post_raw(self, url: str, body: dict[str, Any]) -> tuple[int, bytes]:
         """A POST of a JSON body straight on the engine's socket (HTTP/1.0, read to the close): its status
         and body."""
+        assert self.reader is not None  # only called where there is a socket (read_file)
         data = json.dumps(body).encode()
         chunks = []
         try:

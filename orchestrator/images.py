@@ -63,7 +63,7 @@ def load_image_map(path: str | None) -> dict[str, str]:
     try:
         data = yaml.safe_load(Path(chosen).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise OrchestratorError(f"cannot read the image map {chosen}: {error}")
+        raise OrchestratorError(f"cannot read the image map {chosen}: {error}") from None
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise OrchestratorError(f"the image map {chosen} must be a YAML mapping of name to image")
     return data

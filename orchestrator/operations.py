@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, cast
 
 from orchestrator import source
 from orchestrator.catalog import templates_dir
@@ -170,7 +170,7 @@ def check_routes(engine: Engine, plan: Plan, states: list[Observed], since: floa
     if not ports[0] or not any(s.role == "router" for s in plan.instances):
         return []
     routes = list(plan.routes)
-    webs = {s.app: s for s in states if s.role == "web"}
+    webs: dict[str | None, Observed] = {s.app: s for s in states if s.role == "web"}
 
     def crashed(web: Observed | None) -> Callable[[], bool]:
         """Whether the web instance behind a route has exited or restarted since the deploy: then the route
@@ -249,7 +249,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
             raise OrchestratorError("; ".join(problems) + "; nothing was changed")
         resolver = ImageResolver(engine, reporter, load_image_map(images_file))
         refs: dict[str, str] = {}
-        ids: dict[str, str | None] = {}
+        ids = {}
         from orchestrator.interrupts import handled
         with handled() as interrupts:  # Ctrl-C/SIGTERM: a build stops; a deploy ends its step, then rolls back
             for spec in plan.instances:  # stand-in images may be built here (minutes, the first time)
@@ -285,7 +285,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
 
 
 def started_crashes(engine: Engine, actions: list[Action], states: list[Observed], since: float,
-                    started_at: dict[str, float], applied: float, told: set[str]) -> list[str]:
+                    started_at: dict[str, float], applied: float, told: set[str | None]) -> list[str]:
     """The app instances this deploy started that have crashed since (a worker whose command exits at once
     fails no deploy, as on the platform, but says why here), each as a crash report. Each has had at least
     SETTLE_SECONDS (after the deploy, the route checks usually took that long already)."""
@@ -308,11 +308,13 @@ def prepare_images(target: Target, reporter: Reporter, images_file: str | None =
     resolver = ImageResolver(engine, reporter, load_image_map(images_file))
     done = []
     for build in plan.images:
-        done.append(f"app {build.app}: base {resolver.runtime_base(build.runtime, build.version, build.base_image).ref}")
+        done.append(f"app {build.app}: "
+                    f"base {resolver.runtime_base(build.runtime, build.version, build.base_image).ref}")
     for service in project.services:
         spec = next((s for s in plan.instances if s.name == service.name), None)
         if spec is not None:
-            done.append(f"service {service.name}: {resolver.service_image(service.type, service.version, spec.image).ref}")
+            done.append(f"service {service.name}: "
+                        f"{resolver.service_image(service.type, service.version, spec.image).ref}")
     if any(spec.role == "router" for spec in plan.instances):
         done.append(f"router: {resolver.router_image().ref}")
     return done  # the notes were said as each image was chosen
@@ -373,7 +375,12 @@ def down(target: Target, reporter: Reporter, volumes: bool = False) -> int:
         states = engine.containers(name)
         if states:
             reporter.step(f"stopping {len(states)} container(s)")
-        _parallel(lambda s: (engine.stop(s.id, STOP_TIMEOUT), engine.remove(s.id)), states)  # each removed as soon as it stops
+
+        def stop_and_remove(s: ContainerState) -> None:  # each removed as soon as it stops
+            engine.stop(s.id, STOP_TIMEOUT)
+            engine.remove(s.id)
+
+        _parallel(stop_and_remove, states)
         for network in engine.networks(name):
             engine.remove_network(network)
         removed = 0
@@ -506,7 +513,7 @@ def _restarted_exit(engine: Engine, state: ContainerState) -> tuple[int, bool]:
     now = time.time()
     ended = [run for run in runs(engine.container_events(state.id, now - EXIT_EVENTS_SECONDS, now))
              if run.exit_code is not None]
-    return (ended[-1].exit_code, ended[-1].oom) if ended else (state.exit_code, state.oom_killed)
+    return (cast(int, ended[-1].exit_code), ended[-1].oom) if ended else (state.exit_code, state.oom_killed)
 
 
 def secrets_in(engine: Engine, chosen: list[Observed]) -> set[str]:
@@ -546,6 +553,7 @@ def stream_logs(engine: Engine, chosen: list[Observed], follow: bool, since: int
     def pump(state: Observed) -> None:
         instance = state.instance or state.name
         project = state.project
+        start: float | None
         current, start = state.id, since
         read_until: dict[str, float] = {}  # container -> when its stream ended
         try:
@@ -599,7 +607,7 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     from orchestrator.secrets import mask_relationships
     engine, _ = deployment_engine(target)
     plan = make_plan(target, with_sources=False, engine=engine).plan
-    workers_by_app = {s.app: [w.ref.worker for w in plan.instances if w.role == "worker" and w.app == s.app]
+    workers_by_app = {s.app: [cast(str, w.ref.worker) for w in plan.instances if w.role == "worker" and w.app == s.app]
                       for s in plan.instances if s.role == "web"}
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))

@@ -299,7 +299,8 @@ def _app_instance(b: _Builder, app: App, image: ImageBuild, ref: InstanceRef, co
         mounts=_mount_specs(b, app, instance, settings.mounts),
         networks=tuple(networks), cpus=cpus, memory_mb=memory, ports=ports,
         extra_hosts=dict(sorted(settings.additional_hosts.items())),
-        relationships=tuple(RelationshipRef(r.name, r.service, r.endpoint or "default") for r in settings.relationships),
+        relationships=tuple(RelationshipRef(r.name, r.service, r.endpoint or "default")
+                            for r in settings.relationships),
         entrypoint=(APP_INIT,), argv=(PHP_FPM if php_fpm else command or IDLE_COMMAND,), working_dir=APP_DIR,
         size=size or "AUTO", hooks=hooks, read_only=True, tmpfs=APP_TMPFS,
         labels={**ref.to_labels(b.p), **_size_labels(b, instance, size, profile)})
@@ -434,8 +435,8 @@ def translate(project: Project, environment: Environment | str, credentials: Cre
             specs.append(spec)
     for app in project.apps:
         image = image_of[app.name]
-        web = _app_instance(b, app, image, InstanceRef.web(app.name), app.web.start, app.web.settings, app.web.pre_start,
-                            app.web.post_start)
+        web = _app_instance(b, app, image, InstanceRef.web(app.name), app.web.start, app.web.settings,
+                            app.web.pre_start, app.web.post_start)
         if app.name in aliases:  # other apps reach this one over http
             web = ContainerSpec(**{**web.__dict__, "networks": web.networks + (NetworkAttachment(
                 b.app_network(app.name), tuple(sorted(f"{a}.internal" for a in aliases[app.name]))),)})

@@ -6,7 +6,10 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 
 class Reporter:
@@ -19,7 +22,7 @@ class Reporter:
         self.quiet = quiet
         self.verbose = verbose
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._status = None
+        self._status: Status | None = None
         self._start = time.monotonic()
 
     def step(self, text: str) -> None:

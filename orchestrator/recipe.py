@@ -175,7 +175,8 @@ def _pip_spec(name: str, constraint: str) -> str:
     return f"{name}{constraint}"
 
 
-SYSTEM_FILES = ("prepare.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm", "orchestrator-env")
+SYSTEM_FILES = ("prepare.sh", "orchestrator-init", "sv", "orchestrator-cron", "orchestrator-php-fpm",
+                "orchestrator-env")
 """What every app's system image gets from `templates/runtime/`; prepare.sh installs them."""
 SYSTEM_DIR = "/opt/orchestrator"
 BUILD_COMMAND = ["/bin/sh", f"{APP_DIR}/.orchestrator/build.sh"]

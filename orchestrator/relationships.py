@@ -168,7 +168,8 @@ def service_env(service: Service, project: str, credentials: Credentials,
         return {}
     if service.replica:
         return replica_env(service, project, credentials, services or {})
-    replicas = tuple(s for s in (services or {}).values() if s.primary is not None and s.primary.service == service.name)
+    replicas = tuple(s for s in (services or {}).values()
+                     if s.primary is not None and s.primary.service == service.name)
     endpoint = service.endpoints[0]
     family = family_of(service.type)
     password = password_of(service, endpoint.name, project, credentials)

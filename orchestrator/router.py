@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from orchestrator.webserver import WEB_PORT
 
@@ -75,7 +75,7 @@ def local_routes(routes: dict[str, dict[str, Any]], ports: tuple[int, int]) -> l
     return result
 
 
-def tls_names(routes: list[LocalRoute], domain: str) -> list[str]:
+def tls_names(routes: Sequence[LocalRoute], domain: str) -> list[str]:
     names = {domain, f"*.{domain}"} | {r.host for r in routes if r.scheme == "https"}
     return sorted(names)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import overload
 
 from orchestrator.config.model import Web, WebLocation
 
@@ -57,6 +58,10 @@ def _expires(value: str | int | None) -> str | None:
     return text if _DURATION.match(text) else None
 
 
+@overload
+def _directory(root: str) -> str: ...
+@overload
+def _directory(root: None) -> None: ...
 def _directory(root: str | None) -> str | None:
     if root is None:
         return None
@@ -173,7 +178,8 @@ class _Writer:
                 body += _static_headers(_expires(location.expires), location.headers, indent)
                 body += self.php_scripts(location.scripts, target, indent)
                 if self.php:  # `index` redirects internally, so an index.php runs as a script
-                    body.append(f"{indent}index {' '.join(_quote(i) for i in location.index or ('index.php', 'index.html'))};")
+                    body.append(
+                        f"{indent}index {' '.join(_quote(i) for i in location.index or ('index.php', 'index.html'))};")
                     body.append(f"{indent}try_files $uri $uri/ {target or '=404'};")
                 else:  # a directory without an index file is the app's (passthru), not a 403
                     indexes = " ".join(f"$uri/{i}" for i in location.index or ("index.html",))

@@ -325,10 +325,11 @@ def _parse_locations(web: Node) -> tuple[WebLocation, ...]:
                                    "move it into `locations: {\"/\": ...}`")
     if legacy and locations_node is None:
         root = web.string("document_root")
-        passthru = web.get("passthru")
+        passthru_node = web.get("passthru")
         index = web.string_list("index_files")
         return (WebLocation("/", (root or "").strip("/") or None,
-                            passthru.value if passthru and isinstance(passthru.value, (bool, str)) else False,
+                            passthru_node.value if passthru_node and isinstance(passthru_node.value, (bool, str))
+                            else False,
                             True, index, web.string("expires", numbers_ok=True), None, {}, {}, None),)
     result = []
     for path, location in (locations_node.items() if locations_node else ()):
@@ -360,7 +361,7 @@ def _parse_locations(web: Node) -> tuple[WebLocation, ...]:
         index = None if index_node is None or index_node.value is None else location.string_list("index")
         result.append(WebLocation(
             path=path, root=location.string("root"), passthru=passthru,
-            allow=location.boolean("allow") if location.boolean("allow") is not None else True,
+            allow=allow if (allow := location.boolean("allow")) is not None else True,
             index=index, expires=location.string("expires", numbers_ok=True), scripts=location.boolean("scripts"),
             headers=plain(headers.value) if headers else {}, rules=plain(rules.value) if rules else {},
             request_buffering=plain(buffering.value) if buffering else None))
@@ -381,14 +382,16 @@ def parse_workers(node: Node | None, app_settings: InstanceSettings) -> tuple[Wo
         start = None
         pre_start = post_start = None
         if commands is None:
-            entry.missing("commands", "`commands.start` is required: a worker runs its own start command, e.g. `python worker.py`")
+            entry.missing("commands",
+                          "`commands.start` is required: a worker runs its own start command, e.g. `python worker.py`")
         elif commands.is_map(allow_null=False):
             commands.check_keys(("start", "pre_start", "post_start"))
             start = commands.string("start", required=True)
             pre_start, post_start = commands.string("pre_start"), commands.string("post_start")
         own, present = parse_settings(entry)
         if start is not None:
-            workers.append(Worker(name, start, pre_start, post_start, inherit(app_settings, own, present), entry.origin))
+            workers.append(Worker(name, start, pre_start, post_start, inherit(app_settings, own, present),
+                                  entry.origin))
     return tuple(workers)
 
 

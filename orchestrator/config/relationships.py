@@ -22,6 +22,8 @@ def parse_relationships(node: Node | None) -> tuple[Relationship, ...]:
     if node is None or not node.is_map():
         return ()
     result = []
+    service: str | None
+    endpoint: str | None
     for name, entry in node.items():
         if not NAME_PATTERN.match(name):
             entry.error(f"relationship name '{name}' must be letters, digits, '-' or '_'",
@@ -55,7 +57,8 @@ def _mapped_service(name: str, entry: Node) -> str | None:
         return name
     service = written.as_string()
     if service == "":
-        written.error("must name a service or app", "or leave `service` out to mean the one called like the relationship")
+        written.error("must name a service or app",
+                      "or leave `service` out to mean the one called like the relationship")
     return service or None
 
 

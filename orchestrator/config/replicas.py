@@ -28,11 +28,11 @@ def check_replicas(ck: Checker, services: dict[str, Service]) -> None:
 
 def _check_replica(ck: Checker, replica: Service, services: dict[str, Service]) -> None:
     origin = replica.origin
-    for rel in replica.relationships:
-        if rel.name != PRIMARY_RELATIONSHIP:
-            ck.error(rel.origin.file, rel.origin.line, rel.origin.key,
+    for relationship in replica.relationships:
+        if relationship.name != PRIMARY_RELATIONSHIP:
+            ck.error(relationship.origin.file, relationship.origin.line, relationship.origin.key,
                      f"{replica.type} service '{replica.name}' has one relationship, `{PRIMARY_RELATIONSHIP}`, "
-                     f"not '{rel.name}'", f"name it `{PRIMARY_RELATIONSHIP}`: the replica streams from it")
+                     f"not '{relationship.name}'", f"name it `{PRIMARY_RELATIONSHIP}`: the replica streams from it")
     rel = replica.primary
     if rel is None:
         ck.error(origin.file, origin.line, f"{origin.key}.relationships",

@@ -79,8 +79,8 @@ def _endpoints(type_name: str, catalog: ServiceType, configuration: Node | None)
     family = catalog.family
     replica = bool(catalog.replica_of)
     if family == "mysql":
-        return _database_endpoints(configuration, "schemas", "default_schema", MYSQL_PRIVILEGES, catalog.endpoint or "mysql",
-                                   replica)
+        return _database_endpoints(configuration, "schemas", "default_schema", MYSQL_PRIVILEGES,
+                                   catalog.endpoint or "mysql", replica)
     if family == "postgresql":
         return _database_endpoints(configuration, "databases", "default_database", POSTGRESQL_PRIVILEGES,
                                    catalog.endpoint or "postgresql", replica)
@@ -152,9 +152,9 @@ def _database_endpoints(configuration: Node | None, schemas_key: str, default_ke
 def _solr_endpoints(configuration: Node) -> tuple[Endpoint, ...]:
     cores = configuration.mapping("cores")
     core_names = [name for name, _ in cores.items()] if cores else []
-    for _, core in (cores.items() if cores else ()):
-        if core.is_map():
-            core.check_keys(("conf_dir", "core_properties"))
+    for _, core_node in (cores.items() if cores else ()):
+        if core_node.is_map():
+            core_node.check_keys(("conf_dir", "core_properties"))
     endpoints = configuration.mapping("endpoints")
     if endpoints is None:
         return (Endpoint("solr", f"solr/{core_names[0] if core_names else 'collection1'}"),)

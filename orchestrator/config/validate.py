@@ -91,7 +91,8 @@ def _check_relationships(ck: Checker, apps: list[App], services: dict[str, Servi
     edges: dict[str, set[str]] = {app.name: set() for app in apps}
     for app in apps:
         for owner, settings in _instances(app):
-            fresh = tuple(r for r in settings.relationships if (r.origin.file, r.origin.line, r.origin.key) not in checked)
+            fresh = tuple(r for r in settings.relationships
+                          if (r.origin.file, r.origin.line, r.origin.key) not in checked)
             checked.update((r.origin.file, r.origin.line, r.origin.key) for r in fresh)
             check_targets(fresh, f"app '{owner}'", ck, services, app_names)
             edges[app.name].update(r.service for r in settings.relationships

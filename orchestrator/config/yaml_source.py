@@ -353,7 +353,8 @@ def parse_file(path: Path, context: ParseContext) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        context.problems.append(ConfigProblem(file, line, "(encoding)", f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+        context.problems.append(ConfigProblem(file, line, "(encoding)",
+                                              f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
                                               "save the file as UTF-8"))
         return None
     loader = _MarkedLoader(text, file, path, context)

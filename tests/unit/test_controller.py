@@ -100,3 +100,44 @@ def test_rebuilt_image_and_leftovers_of_an_interrupted_deploy():
     assert texts(actions) == ["remove web workers-app-next: leftover of an interrupted deploy",
                               "recreate web app: image rebuilt", "recreate worker mail: image rebuilt",
                               "recreate worker queue: image rebuilt"]
+
+
+# -- the order a deploy carries the decision out in (controller.deploy_steps) ---------------------------
+
+def _steps(decision):
+    return [(step.kind, [a.instance for a in step.actions]) for step in decision.steps.switch]
+
+
+def test_without_a_deploy_hook_what_changes_stops_at_once_then_starts_at_once():
+    before = plan_of(EXAMPLES / "workers")
+    changed = translate(load_project(EXAMPLES / "workers")[0], Environment("other", "development", "x.localhost"))
+    decision = decide(changed, running(before), images(changed))
+    recreated = [a.instance for a in decision if a.kind == "recreate"]
+    assert recreated == ["app", "app--mail", "app--queue"]  # the branch is in their env; the services keep
+    assert _steps(decision) == [("stop", recreated), ("start", recreated)]
+    steps = decision.steps
+    assert [a.instance for a in steps.renames] == recreated and steps.removes == () and steps.leftovers == ()
+    assert [a.instance for a in steps.draining] == ["app"]
+
+
+def test_with_a_deploy_hook_the_workers_change_only_after_it(tmp_path):
+    shutil.copytree(EXAMPLES / "workers", tmp_path / "w")
+    app_file = tmp_path / "w" / ".platform.app.yaml"
+    text = app_file.read_text()
+    app_file.write_text(text.replace("hooks:\n", "hooks:\n  deploy: echo deployed\n", 1))
+    plan = plan_of(tmp_path / "w")
+    assert "deploy" in plan.instance("app").hooks
+    decision = decide(plan, [], {})
+    assert _steps(decision) == [("start", ["mariadb", "rabbitmq"]), ("start", ["app"]), ("deploy-hook", ["app"]),
+                                ("start", ["app--mail", "app--queue"])]
+    assert [a.instance for a in decision.steps.creates] == ["mariadb", "rabbitmq", "app", "app--mail", "app--queue"]
+
+
+def test_an_interrupted_deploys_leftover_goes_first_and_is_not_stopped_again():
+    plan = plan_of(EXAMPLES / "workers")
+    observed = running(plan)
+    web = next(o for o in observed if o.instance == "app")
+    observed.append(Observed(**{**web.__dict__, "container_id": "id-next", "name": web.name + "-next"}))
+    steps = decide(plan, observed, images(plan)).steps
+    assert [a.old.name for a in steps.leftovers] == [web.name + "-next"]
+    assert steps.switch == () and [a.old.name for a in steps.removes] == [web.name + "-next"]
