@@ -56,7 +56,8 @@ def field_digests(spec: ContainerSpec) -> dict[str, str]:
     fields = {"image": h(spec.image), "command": h(spec.command), "mounts": h(spec.mounts),
               "networks": h(spec.networks), "limits": h([spec.cpus, spec.memory_mb]), "ports": h(spec.ports),
               "extra_hosts": h(spec.extra_hosts), "lifecycle": h([spec.restart, spec.stop_signal, spec.stop_timeout]),
-              "healthcheck": h(spec.healthcheck), "filesystem": h([spec.read_only, spec.tmpfs]),
+              "healthcheck": h(asdict(spec.healthcheck) if spec.healthcheck else None),
+              "filesystem": h([spec.read_only, spec.tmpfs]),
               "process": h([spec.entrypoint, spec.argv, spec.working_dir, spec.init])}
     fields.update({f"env.{name}": h(value) for name, value in spec.env.items()})
     return fields
@@ -85,7 +86,8 @@ def _old(action: Action) -> Observed:
 
 def _changes(old: dict[str, str], new: dict[str, str]) -> str:
     changed_env = sorted(k[4:] for k in set(old) | set(new) if k.startswith("env.") and old.get(k) != new.get(k))
-    changed = [k for k in new if not k.startswith("env.") and old.get(k) != new.get(k)]
+    changed = [k for k in new if not k.startswith("env.") and k in old and old[k] != new[k]]  # (a key an
+    #          earlier version did not record says nothing)
     parts = [f"{name} changed" for name in changed]
     if changed_env:
         shown = ", ".join(changed_env[:4]) + (f" and {len(changed_env) - 4} more" if len(changed_env) > 4 else "")
@@ -154,9 +156,6 @@ class Step:
     kind: str  # stop | start | deploy-hook
     actions: tuple[Action, ...]
 
-    def text(self) -> str:
-        return f"{self.kind}: {', '.join(described(a) for a in self.actions)}"
-
 
 @dataclass(frozen=True)
 class DeploySteps:
@@ -207,7 +206,7 @@ def deploy_steps(actions: list[Action]) -> DeploySteps:
         leftovers=tuple(a for a in actions if is_next_leftover(a)),
         creates=tuple(a for a in actions if a.kind in ("create", "recreate")),
         draining=tuple(a for a in actions if a.role == "web" and a.kind in ("recreate", "remove") and a.old),
-        switch=tuple(step for step in switch if step.actions),
+        switch=tuple(switch),  # empty steps too: Ctrl-C is honoured between steps, at the same points
         removes=tuple(a for a in actions if a.kind == "remove" and a.old is not None),
         renames=tuple(a for a in actions if a.kind == "recreate" and a.old is not None and a.spec is not None),
         post_deploy=tuple(a for a in actions if a.role == "web" and a.spec is not None
@@ -304,12 +303,9 @@ class Deployer:
         #    a deploy hook is let finish unless a second signal comes), then every change is rolled back, as
         #    for a failed step
         try:
-            self._check_interrupted()  # also when the switch-over has no step (only removals)
             for step in steps.switch:
                 self._check_interrupted()
                 self.run_step(step, created)
-                if step.kind == "deploy-hook":  # a hook let finish after Ctrl-C: roll back even if no step follows
-                    self._check_interrupted()
         except BaseException as error:  # a failed step, Ctrl-C, an engine error: the previous containers serve again
             interrupted = isinstance(error, (KeyboardInterrupt, Interrupted))
             with self._shielded():  # no signal cuts the rollback half-way

@@ -32,7 +32,8 @@ from orchestrator import identity, names, source
 from orchestrator.catalog import templates_dir
 from orchestrator.engine import Engine
 from orchestrator.errors import OrchestratorError
-from orchestrator.plan import APP_DIR, BUILD_CACHE_DIR, ImageBuild
+from orchestrator.plan import ImageBuild
+from orchestrator.platform_env import APP_DIR, BUILD_CACHE_DIR
 from orchestrator.recipe import (BUILD_COMMAND, HOST_CA_DIR, IMAGE_ENV, SYSTEM_DIR, app_build_files,
                                  runtime_stand_in, runtime_stand_in_dockerfile, service_stand_in, stand_in_release,
                                  system_files)

@@ -36,7 +36,6 @@ class Observed:
     project: str = ""
     size: str = ""  # as the labels give it ("" on a container made before sizes were labelled)
     profile: str = ""
-    size_from: str = ""  # "--size" when given locally
     state: ContainerState | None = field(default=None, compare=False, repr=False)  # what the engine said
 
     @property
@@ -78,8 +77,7 @@ def observed(state: ContainerState) -> Observed:
                     container_id=state.id, name=state.name, config_hash=labels.get(identity.CONFIG_HASH, ""),
                     fields=fields if isinstance(fields, dict) else {}, image_id=state.image_id, status=state.status,
                     held=state.restart_policy == HOLD_POLICY, project=labels.get(identity.PROJECT, ""),
-                    size=labels.get(identity.SIZE, ""), profile=labels.get(identity.PROFILE, ""),
-                    size_from=labels.get(identity.SIZE_FROM, ""), state=state)
+                    size=labels.get(identity.SIZE, ""), profile=labels.get(identity.PROFILE, ""), state=state)
 
 
 def observe(states: Iterable[ContainerState]) -> list[Observed]:

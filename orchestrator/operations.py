@@ -25,7 +25,7 @@ from contextlib import nullcontext
 
 from orchestrator import deployment
 from orchestrator import identity
-from orchestrator.controller import APP_ENV, NEXT_SUFFIX, Action, Deployer, decide, described
+from orchestrator.controller import APP_ENV, NEXT_SUFFIX, STARTING, Action, Deployer, decide, described
 from orchestrator.observed import HOLD_POLICY, Observed, listed, observe
 from orchestrator.parallel import run_parallel
 from orchestrator.deployment import project_lock
@@ -289,7 +289,7 @@ def started_crashes(engine: Engine, actions: list[Action], states: list[Observed
     """The app instances this deploy started that have crashed since (a worker whose command exits at once
     fails no deploy, as on the platform, but says why here), each as a crash report. Each has had at least
     SETTLE_SECONDS (after the deploy, the route checks usually took that long already)."""
-    started = [a for a in actions if a.kind in ("create", "recreate", "start") and a.role in ("web", "worker")
+    started = [a for a in actions if a.kind in STARTING and a.role in identity.APP_ROLES
                and not (a.role == "web" and a.spec is not None and a.spec.app in told)]
     by_instance = {s.instance: s for s in states}
     if not started:
@@ -694,7 +694,7 @@ def compose_export(target: Target, output: Path | None, endpoint_mode: str):
     project, plan, _ = make_plan(target)
     kept = exporter.kept_secrets(output) if output else {}
     if _exported_before_secrets(output):  # its databases were made with the stand-in passwords: keep them
-        from orchestrator.plan import project_entropy
+        from orchestrator.platform_env import project_entropy
         from orchestrator.relationships import derived_password
         kept = {"credentials": {s.credentials_owner: {e.name: derived_password(project.name, s.credentials_owner,
                                                                                 e.name) for e in s.endpoints}

@@ -19,8 +19,7 @@ from orchestrator.catalog import limits, runtime_types, service_types
 from orchestrator.errors import OrchestratorError
 from orchestrator.identity import InstanceRef
 from orchestrator.config.model import App, InstanceSettings, Mount, Project, Relationship, Service
-from orchestrator.platform_env import (APP_DIR, BUILD_CACHE_DIR, Commands, Environment, build_env,  # noqa: F401
-                                       project_entropy, runtime_env)
+from orchestrator.platform_env import APP_DIR, Commands, Environment, build_env, runtime_env
 from orchestrator.platform_routes import routes_json
 from orchestrator.relationships import (APP_PORT, Credentials, service_env)
 from orchestrator.sizing import refuse_unknown
@@ -367,12 +366,24 @@ def _aliases(project: Project) -> dict[str, set[str]]:
     return aliases
 
 
+PROCESS_FIELDS = ("entrypoint", "argv", "working_dir", "init")  # follow from the role and the start command
+
+
+def _hash_content(spec: ContainerSpec) -> dict[str, Any]:
+    """What the config hash covers: every field but the labels and the hash itself. The process fields
+    are left out because they follow from the role and the start command, which it covers (and a change
+    of the init or the tools around it changes the image, which recreates the container too); that also
+    keeps the hash of every container of an earlier version, so upgrading orchestrator recreates none."""
+    content = asdict(spec)
+    for key in ("labels", "config_hash", *PROCESS_FIELDS):
+        content.pop(key)
+    content["relationships"] = [relationship.text() for relationship in spec.relationships]
+    return content
+
+
 def _with_hash(spec: ContainerSpec) -> ContainerSpec:
     """Seal a spec with the hash of everything that would need a new container if it changed."""
-    content = asdict(spec)
-    content.pop("labels")
-    content.pop("config_hash")
-    config_hash = _digest(content, 16)
+    config_hash = _digest(_hash_content(spec), 16)
     labels = {**spec.labels, identity.CONFIG_HASH: config_hash}
     return ContainerSpec(**{**spec.__dict__, "labels": labels, "config_hash": config_hash})
 

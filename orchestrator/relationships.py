@@ -20,35 +20,25 @@ from typing import Any
 from orchestrator.catalog import service_types
 from orchestrator.config.model import App, Endpoint, Relationship, Service
 from orchestrator.service_families import (
-    MYSQL_GRANTS,
-    POSTGRESQL_GRANTS,
     Credentials,
     derived_password,
     family_of,
-    mysql_init_sql,
     password_of,
-    postgresql_init_sql,
-    replica_users,
     uses_default_endpoint,
 )
 from orchestrator.webserver import WEB_PORT
 
 __all__ = [
     "APP_PORT",
-    "MYSQL_GRANTS",
-    "POSTGRESQL_GRANTS",
     "Credentials",
     "derived_password",
     "encode",
     "endpoint_object",
     "env_prefix",
-    "mysql_init_sql",
     "password_of",
-    "postgresql_init_sql",
     "relationship_env",
     "relationships_json",
     "replica_env",
-    "replica_users",
     "service_env",
     "url_of",
     "uses_default_endpoint",

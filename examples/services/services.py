@@ -11,7 +11,7 @@ def relationship(name: str) -> dict:
 
 
 def retry(connect, attempts: int = 60):
-    for _ in range(attempts):
+    for attempt in range(attempts):
         try:
             return connect()
         except Exception as error:  # the service may still be starting
@@ -44,8 +44,7 @@ def rabbitmq_channel():
     import pika
     r = relationship("queue")
     credentials = pika.PlainCredentials(r["username"], r["password"])
-    connection = retry(lambda: pika.BlockingConnection(
-        pika.ConnectionParameters(r["host"], r["port"], "/", credentials)))
+    connection = retry(lambda: pika.BlockingConnection(pika.ConnectionParameters(r["host"], r["port"], "/", credentials)))
     channel = connection.channel()
     channel.queue_declare(queue="notes", durable=True)
     return channel

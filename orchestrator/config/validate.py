@@ -11,6 +11,7 @@ from pathlib import Path
 from orchestrator.config.apps import parse_app
 from orchestrator.config.checks import Checker, Node, join_key
 from orchestrator.config.loader import RawConfig, load
+from orchestrator.identity import InstanceRef
 from orchestrator.config.model import App, Project, Service
 from orchestrator.config.relationships import APP_ENDPOINT, check_targets
 from orchestrator.config.replicas import check_replicas
@@ -83,7 +84,7 @@ def _instances(app: App):
     yield app.name, app.settings
     yield f"{app.name} (web)", app.web.settings
     for worker in app.workers:
-        yield f"worker {app.name}--{worker.name}", worker.settings
+        yield f"worker {InstanceRef.of_worker(app.name, worker.name).name}", worker.settings
 
 
 def _check_relationships(ck: Checker, apps: list[App], services: dict[str, Service], app_names: set[str]) -> None:

@@ -84,7 +84,7 @@ def _service(spec: ContainerSpec, plan: Plan, endpoint_mode: str, images: dict[s
              built: set[str], dockerfile_names: dict[str, str], context_of: dict[str, str],
              service_names: dict[str, str], secret_names: set[str], secrets_dir: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
-    is_app = spec.role in ("web", "worker")
+    is_app = spec.role in identity.APP_ROLES
     if spec.role == "router":
         entry["image"] = f"orchestrator/{plan.project}-router:export"
         entry["build"] = {"context": ".", "dockerfile": dockerfile_names["router"],

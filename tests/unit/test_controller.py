@@ -105,7 +105,7 @@ def test_rebuilt_image_and_leftovers_of_an_interrupted_deploy():
 # -- the order a deploy carries the decision out in (controller.deploy_steps) ---------------------------
 
 def _steps(decision):
-    return [(step.kind, [a.instance for a in step.actions]) for step in decision.steps.switch]
+    return [(step.kind, [a.instance for a in step.actions]) for step in decision.steps.switch if step.actions]
 
 
 def test_without_a_deploy_hook_what_changes_stops_at_once_then_starts_at_once():
@@ -140,4 +140,4 @@ def test_an_interrupted_deploys_leftover_goes_first_and_is_not_stopped_again():
     observed.append(Observed(**{**web.__dict__, "container_id": "id-next", "name": web.name + "-next"}))
     steps = decide(plan, observed, images(plan)).steps
     assert [a.old.name for a in steps.leftovers] == [web.name + "-next"]
-    assert steps.switch == () and [a.old.name for a in steps.removes] == [web.name + "-next"]
+    assert all(not step.actions for step in steps.switch) and [a.old.name for a in steps.removes] == [web.name + "-next"]

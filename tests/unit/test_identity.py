@@ -60,8 +60,7 @@ def test_a_containers_labels_read_back_as_the_instance_its_size_and_its_hold():
     seen = observed(_state(labels, restart_policy="no"))
     assert (seen.instance, seen.role, seen.app, seen.worker, seen.project) == \
         ("shop-api--queue", "worker", "shop-api", "queue", "p")
-    assert (seen.size, seen.profile, seen.size_from, seen.config_hash, seen.fields) == \
-        ("S", "HIGH_CPU", "--size", "abc", {"image": "1"})
+    assert (seen.size, seen.profile, seen.config_hash, seen.fields) == ("S", "HIGH_CPU", "abc", {"image": "1"})
     assert seen.held and seen.engine_state.name == "c"
 
 

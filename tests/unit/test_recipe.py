@@ -112,3 +112,15 @@ def test_a_failing_environment_file_is_reported_and_the_command_still_runs_with_
                             env={"PATH": "/usr/bin:/bin", "PLATFORM_APP_DIR": str(tmp_path)})
     assert (result.returncode, result.stdout) == (0, "early=set-before late=unset\n")
     assert "orchestrator: .environment exited with status 1" in result.stderr
+
+
+def test_the_init_and_sv_wait_the_same_grace_as_the_engine_by_default():
+    """The grace period is one fact (plan.STOP_TIMEOUT); the shell tools in the image carry it as their
+    default for ORCHESTRATOR_GRACE, and must agree with it."""
+    import re
+
+    from orchestrator.catalog import templates_dir
+    from orchestrator.plan import STOP_TIMEOUT
+    for tool in ("orchestrator-init", "sv"):
+        text = (templates_dir() / "runtime" / tool).read_text()
+        assert re.findall(r'GRACE="\$\{ORCHESTRATOR_GRACE:-(\d+)\}"', text) == [str(STOP_TIMEOUT)], tool
