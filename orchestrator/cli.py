@@ -283,9 +283,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def _print_ps(states, details: dict) -> None:
     """The table of `ps` and of `up`'s summary: both with the last exits and the start commands' state
-    read the same way (`operations.instance_details`)."""
+    read the same way (`instance_state.instance_details`)."""
     from orchestrator.failures import exit_text
-    from orchestrator.operations import InstanceDetail
+    from orchestrator.instance_state import InstanceDetail
     from orchestrator.render import table, uptime
     rows = []
     for seen in states:
@@ -304,7 +304,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if not states:
         print("nothing runs for this project")
         return 0
-    _print_ps(states, operations.instance_details(engine, states))
+    from orchestrator.instance_state import instance_details
+    _print_ps(states, instance_details(engine, states))
     for seen in states:
         if seen.role == "router" and seen.engine_state.ports:
             print("router: " + ", ".join(f"{'https' if inside == 443 else 'http'} on 127.0.0.1:{host}"
@@ -319,7 +320,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from orchestrator import operations
+    from orchestrator import logs, operations
     engine, states = _with_prefix(args, lambda: operations.containers(_target(args)))
     chosen = operations.select(states, args.app, args.worker)
     width = max((len(s.instance) for s in chosen), default=0)
@@ -330,7 +331,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from orchestrator.secrets import mask_text
     # the secrets to mask: those of every container followed so far (a redeploy may bring new ones);
     # replaced whole, never changed in place, as the readers' threads use it
-    secrets = [set() if args.show_secrets else operations.secrets_in(engine, chosen)]
+    secrets = [set() if args.show_secrets else logs.secrets_in(engine, chosen)]
 
     def followed(container: str) -> None:
         if not args.show_secrets:
@@ -346,7 +347,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             print(f"{label} | {line}", flush=True)
 
     since = int(__import__("time").time()) - args.since if args.since else None
-    operations.stream_logs(engine, chosen, args.follow, since, emit, followed)
+    logs.stream_logs(engine, chosen, args.follow, since, emit, followed)
     return 0
 
 
@@ -414,6 +415,7 @@ def cmd_ssh(args: argparse.Namespace) -> int:
     import os
     import shutil
     from orchestrator import operations
+    from orchestrator.recipe import LOGIN_SHELL
     target = _target(args)
     if args.remote_command:
         return _with_prefix(args, lambda: operations.run_command(target, args.app, args.worker, args.remote_command,
@@ -424,7 +426,7 @@ def cmd_ssh(args: argparse.Namespace) -> int:
         raise OrchestratorError("an interactive shell needs the docker CLI on PATH (for a real terminal)")
     tty = ["-it"] if sys.stdin.isatty() else ["-i"]
     sys.stdout.flush()
-    os.execvp(docker, [docker, "exec", *tty, "-w", "/app", state.id, "sh", "-c", operations.LOGIN_SHELL])
+    os.execvp(docker, [docker, "exec", *tty, "-w", "/app", state.id, "sh", "-c", LOGIN_SHELL])
     return 0  # not reached
 
 

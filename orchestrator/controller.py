@@ -33,11 +33,11 @@ from orchestrator.identity import ROLE_ORDER
 from orchestrator.observed import Observed
 from orchestrator.parallel import run_parallel
 from orchestrator.plan import STOP_TIMEOUT, ContainerSpec, Plan
+from orchestrator.recipe import APP_ENV
 
 NEXT_SUFFIX = "-next"
 READY_FILE = "/run/orchestrator/ready"  # made by orchestrator-init once post_start has run
 POST_START_TIMEOUT = 300.0
-APP_ENV = "orchestrator-env"  # runs a command with the app's .environment sourced (templates/runtime)
 KILLED = 137  # the status of a process killed with SIGKILL: by the kernel for memory, or with its container
 REASON_WAIT = 3.0  # seconds a killed hook waits for the engine to notice why
 HOOK_PIDS = "/run/orchestrator/hooks"  # in a web instance: the pid of each running hook, to stop it on a second Ctrl-C

@@ -8,38 +8,36 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, NamedTuple, cast
 
-from orchestrator import source
+from orchestrator import deployment, identity, source
 from orchestrator.catalog import templates_dir
 from orchestrator.config.checks import ConfigProblem
 from orchestrator.config.model import Project
 from orchestrator.config.validate import load_project
-from contextlib import nullcontext
-
-from orchestrator import deployment
-from orchestrator import identity
-from orchestrator.controller import APP_ENV, NEXT_SUFFIX, STARTING, Action, Deployer, decide, described
-from orchestrator.observed import HOLD_POLICY, Observed, listed, observe
-from orchestrator.parallel import run_parallel
+from orchestrator.controller import NEXT_SUFFIX, STARTING, Action, Deployer, decide, described
 from orchestrator.deployment import project_lock
 from orchestrator.engine import ContainerState, Engine
 from orchestrator.errors import OrchestratorError
-from orchestrator.failures import crash_of, runs
+from orchestrator.failures import crash_of
 from orchestrator.gitinfo import current_branch
 from orchestrator.images import ImageResolver, build_app_image, load_image_map, prune_app_images
-from orchestrator.recipe import php_extension_problems
+from orchestrator.instance_state import InstanceDetail, instance_details
+from orchestrator.logs import secrets_in
+from orchestrator.names import project_name as directory_project_name
+from orchestrator.observed import HOLD_POLICY, Observed, listed, observe
+from orchestrator.parallel import run_parallel
 from orchestrator.plan import RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
+from orchestrator.progress import Reporter
+from orchestrator.recipe import APP_ENV, php_extension_problems
 from orchestrator.router import LocalRoute
 from orchestrator.sizing import local_sizes
-from orchestrator.progress import Reporter
-from orchestrator.names import project_name as directory_project_name
 from orchestrator.state import forget_legacy_credentials, legacy_credentials, state_dir
 
 
@@ -453,152 +451,6 @@ def _without_interrupted_instances(chosen: list[Observed], states: list[Observed
     return kept
 
 
-@dataclass(frozen=True)
-class InstanceDetail:
-    """What `ps` (and `up`'s summary) shows beside the engine's state: the last run's exit status, whether
-    the kernel killed it for memory, and where the start command is in a running app container."""
-
-    exit_code: int
-    oom: bool = False
-    command: str = ""  # "" (runs, or not an app container), "app stopping", "app stopped by sv"
-
-
-RUN_DIR = "/run/orchestrator"  # the init's state in app containers (templates/runtime/orchestrator-init)
-COMMAND_STATES = {"stopping": "app stopping", "stopped": "app stopped by sv"}
-# the processes the init names after the command's state while it is not running (orchestrator-init)
-COMMAND_MARKS = {"orchestrator-app-stopped-by-sv": "stopped", "orchestrator-app-stopping": "stopping"}
-
-
-def _command_state(engine: Engine, state: Observed) -> str:
-    """Where a running app container's start command is (`running`, `stopping`, `stopped`), from the
-    engine's list of its processes (an exec costs four times more: `ps` does this for every container),
-    else from the init's file."""
-    processes = engine.processes(state.id)
-    if processes is None:
-        return (engine.read_file(state.id, f"{RUN_DIR}/state") or b"").decode("utf-8", "replace").strip()
-    return next((mark for name, mark in COMMAND_MARKS.items() if any(name in p for p in processes)), "running")
-
-
-def instance_details(engine: Engine, states: list[Observed]) -> dict[str, InstanceDetail]:
-    """Each container's InstanceDetail, all read at once: the engine's process list of each running app
-    container, an exec into one the restart policy started again (the init's kept status), and the
-    engine's events only for a restarted container whose init kept none."""
-    def detail(seen: Observed) -> InstanceDetail:
-        state = seen.engine_state
-        command = ""
-        if state.status == "running" and seen.is_app:
-            command = COMMAND_STATES.get(_command_state(engine, seen), "")
-        if state.status != "running" or not state.restart_count:
-            return InstanceDetail(state.exit_code, state.oom_killed, command)
-        kept = b""
-        if seen.role != "service":
-            kept = (engine.read_file(state.id, f"{RUN_DIR}/last-exit") or b"").strip()
-        code, oom = (int(kept), None) if kept.isdigit() else _restarted_exit(engine, state)
-        if oom is None:  # the engine keeps OOMKilled of the last run while the next one runs
-            oom = state.oom_killed
-        return InstanceDetail(code, bool(oom), command)
-
-    if len(states) <= 1:
-        return {state.id: detail(state) for state in states}
-    with ThreadPoolExecutor(max_workers=min(8, len(states))) as pool:
-        return dict(zip((state.id for state in states), pool.map(detail, states)))
-
-
-EXIT_EVENTS_SECONDS = 3600  # how far back the engine's events are asked for a restarted container's last exit
-
-
-def _restarted_exit(engine: Engine, state: ContainerState) -> tuple[int, bool]:
-    """The last exit of a container the restart policy started again, and whether it was an out-of-memory
-    kill, from the engine's last `die` event of it (and its `oom` events)."""
-    now = time.time()
-    ended = [run for run in runs(engine.container_events(state.id, now - EXIT_EVENTS_SECONDS, now))
-             if run.exit_code is not None]
-    return (cast(int, ended[-1].exit_code), ended[-1].oom) if ended else (state.exit_code, state.oom_killed)
-
-
-def secrets_in(engine: Engine, chosen: list[Observed]) -> set[str]:
-    """Every secret value in the environment of the chosen containers, to mask in their log lines."""
-    from orchestrator.secrets import secret_values
-    found: set[str] = set()
-    for state in chosen:
-        found |= secret_values(engine.container_env(state.id))
-    return found
-
-
-FOLLOW_POLL_SECONDS = 0.5  # how often `logs -f` looks for the container that goes on with a stopped one
-
-
-def stream_logs(engine: Engine, chosen: list[Observed], follow: bool, since: int | None,
-                emit: Callable[[str, str], None], on_container: Callable[[str], None] = lambda _: None) -> None:
-    """Every chosen instance's log lines, each passed to `emit(instance, line)`; follows them all at once.
-
-    Following goes on across an instance's container restarts (from where it stopped) and across a
-    redeploy that replaces it (the new container of the same instance, from its first line), and ends on
-    Ctrl-C or when the instance has no container any more (`down`); a container it read before (the old
-    one, back after a rollback) goes on from where it was left. `on_container(id)` is told of each
-    container it follows to, before its first line (its secrets may be new). An error in a reader (the
-    output closed: `logs | head`; the engine lost) ends the whole command, raised here."""
-    errors: list[BaseException] = []
-
-    def read(container: str, start: float | None, instance: str) -> None:
-        buffer = b""
-        for chunk in engine.logs(container, follow=follow, since=start):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                emit(instance, line.decode("utf-8", "replace"))
-        if buffer:
-            emit(instance, buffer.decode("utf-8", "replace"))
-
-    def pump(state: Observed) -> None:
-        instance = state.instance or state.name
-        project = state.project
-        start: float | None
-        current, start = state.id, since
-        read_until: dict[str, float] = {}  # container -> when its stream ended
-        try:
-            while True:
-                read(current, start, instance)
-                read_until[current] = time.time()
-                if not follow or not project or not state.instance:
-                    return
-                following = _successor(engine, project, instance, current)
-                if following is None:
-                    return
-                if following not in read_until:
-                    on_container(following)
-                start, current = read_until.get(following, since), following
-        except BaseException as error:  # handed to the main thread below
-            errors.append(error)
-
-    threads = [threading.Thread(target=pump, args=(state,), daemon=True) for state in chosen]
-    for thread in threads:
-        thread.start()
-    try:
-        while any(t.is_alive() for t in threads) and not errors:
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        return
-    if errors:
-        raise errors[0]
-
-
-def _successor(engine: Engine, project: str, instance: str, current: str) -> str | None:
-    """The container whose log goes on with `current`'s, once it is running: `current` itself after a
-    restart, else the newest running container of the same instance (a redeploy's); None when the
-    instance has no container any more."""
-    while True:
-        found = engine.instance_containers(project, instance)
-        if not found:
-            return None
-        running = [s for s in found if s.status == "running"]
-        if any(s.id == current for s in running):
-            return current
-        if running:
-            return max(running, key=lambda s: s.started_at).id
-        time.sleep(FOLLOW_POLL_SECONDS)
-
-
 def relationships(target: Target, app: str | None, worker: str | None, show_secrets: bool) -> dict[str, list[dict]]:
     """The decoded PLATFORM_RELATIONSHIPS of one instance (the web instance unless --worker), passwords
     and API tokens masked unless asked for."""
@@ -612,10 +464,6 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     spec = plan.instance(resolve_instance(workers_by_app, app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
     return decoded if show_secrets else mask_relationships(decoded)
-
-
-LOGIN_SHELL = ("cd /app 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec orchestrator-env bash -l; "
-               "else exec orchestrator-env sh -l; fi")  # orchestrator-env: the app's user and .environment
 
 
 def instance_container(target: Target, app: str | None, worker: str | None) -> Observed:

@@ -27,6 +27,10 @@ from orchestrator import identity
 from orchestrator.catalog import php_extensions, templates_dir
 from orchestrator.plan import APP_DIR, ImageBuild
 
+APP_ENV = "orchestrator-env"  # runs a command as the app's user with its .environment sourced (templates/runtime)
+# what `ssh` runs: a login shell in the app dir, as the app's user, with .environment sourced
+LOGIN_SHELL = ("cd /app 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec orchestrator-env bash -l; "
+               "else exec orchestrator-env sh -l; fi")
 HOST_CA_DIR = Path("/usr/local/share/ca-certificates")  # the host's extra CA certificates, carried into builds
 ROUTER_BASE = "debian:bookworm-slim"  # the router's base in a Compose export
 

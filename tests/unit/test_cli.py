@@ -90,7 +90,7 @@ def _state(instance: str = "app--queue", role: str = "worker", status: str = "ru
 
 def test_ps_shows_an_out_of_memory_kill_with_its_limit_and_a_command_stopped_by_sv(capsys):
     from orchestrator import cli
-    from orchestrator.operations import InstanceDetail
+    from orchestrator.instance_state import InstanceDetail
     hog = _state("app--hog", status="restarting", restart_count=5, exit_code=137, oom_killed=True)
     held = _state("app--queue")
     from orchestrator.observed import listed
