@@ -44,7 +44,9 @@ class RuntimeStandIn:
 
 @lru_cache(maxsize=None)
 def _stand_ins() -> dict:
-    return yaml.safe_load((templates_dir() / "stand-ins.yaml").read_text(encoding="utf-8"))
+    """templates/stand-ins.yaml, read with libyaml's loader where PyYAML has it (every `up` reads it)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((templates_dir() / "stand-ins.yaml").read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
 
 
 def runtime_stand_in(runtime: str) -> RuntimeStandIn | None:
