@@ -61,9 +61,9 @@ def templates_dir() -> Path:
         return Path(__file__).resolve().parent.parent / "templates"
 
 
-def _read_template(name: str) -> Any:
-    """A catalogue file, read with libyaml's C loader where PyYAML has it (ten times faster: the catalogue
-    is read by every command)."""
+def read_template(name: str) -> Any:
+    """A YAML file of templates/ (the catalogue, the stand-ins), read with libyaml's C loader where PyYAML
+    has it (ten times faster: the catalogue is read by every command)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load((templates_dir() / name).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
 
@@ -71,7 +71,7 @@ def _read_template(name: str) -> Any:
 @lru_cache(maxsize=None)
 def service_types() -> dict[str, ServiceType]:
     result = {}
-    for name, entry in _read_template("services.yaml").items():
+    for name, entry in read_template("services.yaml").items():
         endpoint = entry.get("endpoint")
         result[name] = ServiceType(
             name=name,
@@ -107,7 +107,7 @@ class PhpExtensions:
 
 @lru_cache(maxsize=None)
 def php_extensions() -> PhpExtensions:
-    data = _read_template("php-extensions.yaml")
+    data = read_template("php-extensions.yaml")
     return PhpExtensions(frozenset(data["included"]), dict(data["packages"]), frozenset(data["agents"]))
 
 
@@ -115,13 +115,13 @@ def php_extensions() -> PhpExtensions:
 def runtime_types() -> dict[str, RuntimeType]:
     return {
         name: RuntimeType(name, tuple(str(v) for v in entry["versions"]), entry.get("image"), entry["profile"])
-        for name, entry in _read_template("runtimes.yaml").items()
+        for name, entry in read_template("runtimes.yaml").items()
     }
 
 
 @lru_cache(maxsize=None)
 def _sizes() -> dict[str, Any]:
-    return _read_template("sizes.yaml")
+    return read_template("sizes.yaml")
 
 
 def _flex_memory(profile: str, cpu: float) -> int:

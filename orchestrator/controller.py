@@ -175,9 +175,14 @@ class DeploySteps:
     post_deploy: tuple[Action, ...]
 
 
+def replaces_old(action: Action) -> bool:
+    """Whether a deploy stops a container of `action` for the switch-over (and a rollback starts it again):
+    the old one of a recreate or a removal, but not an interrupted deploy's leftover, which goes first."""
+    return action.kind in ("recreate", "remove") and action.old is not None and not is_next_leftover(action)
+
+
 def _stops(actions: Iterable[Action]) -> tuple[Action, ...]:
-    return tuple(a for a in actions if a.kind in ("recreate", "remove") and a.old is not None
-                 and not is_next_leftover(a))
+    return tuple(a for a in actions if replaces_old(a))
 
 
 def _starts(actions: Iterable[Action], roles: tuple[str, ...]) -> tuple[Action, ...]:
@@ -269,7 +274,7 @@ class Deployer:
     def apply(self, plan: Plan, actions: list[Action], image_refs: dict[str, str]) -> None:
         """Carry out `actions` in the order `deploy_steps` gives; any failure before the commit (or Ctrl-C)
         rolls everything back, so the previous containers serve again."""
-        steps = actions.steps if isinstance(actions, Decision) else deploy_steps(actions)
+        steps = deploy_steps(actions)
         self.started_at = time.time()
         if self.interrupts is not None:  # from now on Ctrl-C asks for a rollback between steps, not an abort
             self.interrupts.deploying()
@@ -322,10 +327,11 @@ class Deployer:
         #    everything new runs already)
         with self._shielded():
             for action in steps.removes:
-                self.engine.remove(action.old.container_id)  # type: ignore[union-attr]
+                self.engine.remove(_old(action).container_id)
             for action in steps.renames:
-                self.engine.remove(action.old.container_id)  # type: ignore[union-attr]
-                self.engine.rename(created[action.instance], action.spec.container)  # type: ignore[union-attr]
+                assert action.spec is not None
+                self.engine.remove(_old(action).container_id)
+                self.engine.rename(created[action.instance], action.spec.container)
         # 5. post_deploy on the web instance of every app this deploy changed
         for action in steps.post_deploy:
             assert action.spec is not None
@@ -387,9 +393,12 @@ class Deployer:
                      stopping, limit=len(stopping))
 
     def start(self, batch: list[Action], created: dict[str, str]) -> None:
+        def container_of(action: Action) -> str:  # the new container, else the old one started again
+            return created.get(action.instance) or _old(action).container_id
+
         for action in batch:
             self.say(f"starting {action.role} {action.display} ({action.kind}: {action.reason})")
-        errors = run_parallel(lambda a: self.engine.start(created.get(a.instance) or _old(a).container_id), batch)
+        errors = run_parallel(lambda a: self.engine.start(container_of(a)), batch)
         self.started.update({a.instance: time.monotonic() for a in batch})
         failed = [(a, e) for a, e in zip(batch, errors) if e is not None]
         if failed:
@@ -397,10 +406,8 @@ class Deployer:
             raise DeployFailed(f"{action.role} {action.display} did not start: {error}")
         with self._abortable(1):  # waiting changes nothing: a Ctrl-C ends the wait at once (then the rollback)
             self.wait_post_start([a for a in batch
-                                  if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")],
-                                 lambda a: created.get(a.instance) or _old(a).container_id)
-            self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck],
-                              lambda a: created.get(a.instance) or _old(a).container_id)
+                                  if a.spec is not None and a.spec.env.get("PLATFORM_POST_APP_COMMAND")], container_of)
+            self.wait_healthy([a for a in batch if a.spec is not None and a.spec.healthcheck], container_of)
 
     def run_hook(self, action: Action, hook: str, container: str) -> None:
         """Run a deploy or post_deploy hook in the web instance, as dash from /app, showing its output with
@@ -569,10 +576,10 @@ class Deployer:
         run_parallel(lambda item: self.engine.stop(item[1], grace.get(item[0], STOP_TIMEOUT)), new, limit=len(new))
         for container in created.values():
             self.engine.remove(container)
-        for action in actions:  # an instance held with `orchestrator stop` stays stopped
-            if action.kind in ("recreate", "remove") and action.old is not None and not is_next_leftover(action) \
-                    and not (action.old.held and action.old.status == "exited"):
-                try:
-                    self.engine.start(action.old.container_id)
-                except Exception as error:  # keep restoring the others
-                    self.say(f"could not restart {action.old.name}: {error}")
+        for old in (_old(action) for action in actions if replaces_old(action)):
+            if old.held and old.status == "exited":  # an instance held with `orchestrator stop` stays stopped
+                continue
+            try:
+                self.engine.start(old.container_id)
+            except Exception as error:  # keep restoring the others
+                self.say(f"could not restart {old.name}: {error}")

@@ -20,12 +20,17 @@ NAMES = {3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct
 _H = re.compile(r"(?<![A-Za-z])H(?:\((\d+)-(\d+)\))?(?:/(\d+))?")  # not the H of a name (THU)
 
 
+def _hash_range(match: re.Match, index: int) -> tuple[int, int]:
+    """The range an `H` draws from: its own `H(start-end)`, else the whole field's."""
+    return (int(match.group(1)), int(match.group(2))) if match.group(1) else FIELDS[index]
+
+
 def hash_problem(spec: str) -> str | None:
     """Why an `H` of `spec` cannot be resolved (a range that ends before it starts, a step of 0), or None."""
     for index, text in enumerate(spec.split()[:len(FIELDS)]):
         low, high = FIELDS[index]
         for match in _H.finditer(text):
-            start, end = (int(match.group(1)), int(match.group(2))) if match.group(1) else (low, high)
+            start, end = _hash_range(match, index)
             if not low <= start <= end <= high:
                 return f"H({start}-{end}) is not a range within {low}-{high}"
             if match.group(3) is not None and int(match.group(3)) == 0:
@@ -34,10 +39,8 @@ def hash_problem(spec: str) -> str | None:
 
 
 def _resolve_field(text: str, index: int, seed: int) -> str:
-    low, high = FIELDS[index]
-
     def hashed(match: re.Match) -> str:
-        start, end = (int(match.group(1)), int(match.group(2))) if match.group(1) else (low, high)
+        start, end = _hash_range(match, index)
         step = match.group(3)
         if step:  # the first run within the range, whatever the step's width
             offset = start + seed % min(int(step), end - start + 1)

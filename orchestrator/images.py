@@ -41,12 +41,6 @@ from orchestrator.progress import Reporter
 from orchestrator.state import state_dir
 
 DEBIAN_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
-STAND_IN_LABEL = identity.STAND_IN
-BASE_LABEL = identity.BASE
-IMAGE_APP_LABEL = identity.IMAGE_APP  # which app an image is of: never a container identity label,
-IMAGE_PROJECT_LABEL = identity.IMAGE_PROJECT  # which every container started from the image inherits
-SYSTEM_LABEL = identity.SYSTEM  # a system image, shared by apps and projects (no identity)
-IDENTITY_LABEL = identity.PROJECT  # set by the controller on what it creates, so never on an image
 PULL_RETRY_SECONDS = 3600
 
 @dataclass
@@ -201,7 +195,7 @@ class ImageResolver:
                 subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar_path), "."], check=True)
                 self.engine.import_rootfs(str(tar_path), ref, [
                     "ENV LANG=C.UTF-8 REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
-                    f"LABEL {STAND_IN_LABEL}=debian-base", 'CMD ["bash"]'])
+                    f"LABEL {identity.STAND_IN}=debian-base", 'CMD ["bash"]'])
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
         return ref
@@ -209,7 +203,7 @@ class ImageResolver:
     def _build_stand_in(self, ref: str, dockerfile: str, files: dict[str, bytes], label: str) -> None:
         context = _tar({"Dockerfile": dockerfile.encode(), **files})
         with self.reporter.working(f"building the local stand-in {ref}"):
-            self.engine.build(context, ref, {STAND_IN_LABEL: label}, self.reporter.detail)
+            self.engine.build(context, ref, {identity.STAND_IN: label}, self.reporter.detail)
 
     def _runtime_stand_in(self, runtime: str, version: str, official: str | None) -> Resolution:
         stand_in = runtime_stand_in(runtime)
@@ -339,7 +333,7 @@ def system_image(engine: Engine, build: ImageBuild, base: Resolution, reporter: 
                           "dependencies)"):
         engine.build_in_container(
             name=names.join(project, names.safe(build.app), "system"), base=base.ref, context=context,
-            command=["/bin/sh", f"{SYSTEM_DIR}/prepare.sh"], env=IMAGE_ENV, labels={SYSTEM_LABEL: build.runtime},
+            command=["/bin/sh", f"{SYSTEM_DIR}/prepare.sh"], env=IMAGE_ENV, labels={identity.SYSTEM: build.runtime},
             volumes=[], tag=ref, on_line=reporter.detail, changes=_restored_entrypoint(engine, base.ref))
     return ref
 
@@ -357,10 +351,10 @@ def build_app_image(engine: Engine, resolver: ImageResolver, build: ImageBuild, 
     existing = engine.image_id(build.image)
     found = engine.image_labels(build.image) if existing else {}
     # an image made before identity labels left images carries one: rebuild it, or its containers look ours
-    if existing and not force and found.get(BASE_LABEL) == base_id and IDENTITY_LABEL not in found:
+    if existing and not force and found.get(identity.BASE) == base_id and identity.PROJECT not in found:
         return existing
     system = system_image(engine, build, base, reporter, project)
-    labels = {BASE_LABEL: base_id, IMAGE_APP_LABEL: build.app, IMAGE_PROJECT_LABEL: project}
+    labels = {identity.BASE: base_id, identity.IMAGE_APP: build.app, identity.IMAGE_PROJECT: project}
     with reporter.working(f"building image {build.image} for app {build.app} (from {base.ref})"):
         engine.ensure_volume(build.cache_volume, build.cache_labels)
         return engine.build_in_container(
@@ -379,14 +373,14 @@ def prune_app_images(engine: Engine, project: str, keep_previous: bool = True) -
     time. Returns the removed images' ids."""
     removed: list[str] = []
     try:
-        found = [image for image in engine.labelled_images(identity.label_filter(IMAGE_PROJECT_LABEL, project))
-                 if image["labels"].get(IMAGE_PROJECT_LABEL) == project and image["labels"].get(IMAGE_APP_LABEL)]
+        found = [image for image in engine.labelled_images(identity.label_filter(identity.IMAGE_PROJECT, project))
+                 if image["labels"].get(identity.IMAGE_PROJECT) == project and image["labels"].get(identity.IMAGE_APP)]
         if not found:
             return removed
         used = engine.images_in_use()
         by_app: dict[str, list[dict]] = {}
         for image in found:
-            by_app.setdefault(image["labels"][IMAGE_APP_LABEL], []).append(image)
+            by_app.setdefault(image["labels"][identity.IMAGE_APP], []).append(image)
         for images in by_app.values():
             spare = sorted((image for image in images if image["id"] not in used),
                            key=lambda image: (image["created"], image["id"]))

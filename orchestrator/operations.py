@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, NamedTuple, cast
+from typing import Callable, Iterable, NamedTuple
 
 from orchestrator import deployment, identity, source
 from orchestrator.catalog import templates_dir
@@ -33,7 +33,9 @@ from orchestrator.logs import secrets_in
 from orchestrator.names import project_name as directory_project_name
 from orchestrator.observed import HOLD_POLICY, Observed, listed, observe
 from orchestrator.parallel import run_parallel
-from orchestrator.plan import RESTART_POLICY, STOP_TIMEOUT, Environment, Plan, environment_for, translate
+from orchestrator.identity import InstanceRef
+from orchestrator.plan import (RESTART_POLICY, STOP_TIMEOUT, ContainerSpec, Environment, Plan, environment_for,
+                               translate)
 from orchestrator.progress import Reporter
 from orchestrator.recipe import APP_ENV, php_extension_problems
 from orchestrator.router import LocalRoute
@@ -236,8 +238,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         plan = deployment.with_home(_translate(target, project, environment,
                                                _credentials(engine, project, environment, not dry_run), True),
                                     target.root)
-        before = engine.containers(plan.project)
-        observed = observe(before)
+        observed = observe(engine.containers(plan.project))
         if dry_run:
             ids = {build.image: engine.image_id(build.image) for build in plan.images}
             return UpResult(decide(plan, observed, ids), plan, [f"build image {b.image} for app {b.app}"
@@ -269,7 +270,7 @@ def up(target: Target, reporter: Reporter, images_file: str | None = None, dry_r
         applied = time.monotonic()
     # after a deploy that changed nothing, what was observed is what runs: no second look
     unchanged = all(a.kind == "keep" for a in actions) and len(observed) == len(actions)
-    states = listed(before if unchanged else engine.containers(plan.project))
+    states = sorted(observed, key=Observed.order) if unchanged else listed(engine.containers(plan.project))
     local_ca = export_local_ca(engine, states) if any(a.kind != "keep" for a in actions if a.role == "router") \
         or not (state_dir() / LOCAL_CA_FILE).exists() else None
     routes = check_routes(engine, plan, states, deployer.started_at)
@@ -341,26 +342,30 @@ def resolve_instance(workers_by_app: dict[str, list[str]], app: str | None, work
     return identity.worker_instance(owner, worker)
 
 
-def _workers_by_app(states: list[Observed]) -> dict[str, list[str]]:
-    """App name -> its workers' names, from the project's containers."""
+def _workers_by_app(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
+    """App name -> its workers' names, from the instances of the project's containers or of its plan."""
     found: dict[str, list[str]] = {}
-    for state in states:
-        if state.is_app:
-            workers = found.setdefault(state.app, [])
-            if state.worker is not None:
-                workers.append(state.worker)
+    for ref in refs:
+        if ref.role in identity.APP_ROLES:
+            workers = found.setdefault(ref.app, [])
+            if ref.worker is not None:
+                workers.append(ref.worker)
     return found
+
+
+def _refs(items: Iterable[Observed | ContainerSpec]) -> list[InstanceRef]:
+    return [item.ref for item in items]
 
 
 def select(states: list[Observed], app: str | None, worker: str | None) -> list[Observed]:
     """The containers named by --app/--worker (all app and worker instances when neither is given)."""
     if worker:
-        wanted = resolve_instance(_workers_by_app(states), app, worker)
+        wanted = resolve_instance(_workers_by_app(_refs(states)), app, worker)
         return [s for s in states if s.instance == wanted]
     if app:
         chosen = [s for s in states if s.app == app]
         if not chosen:
-            apps = ", ".join(sorted(_workers_by_app(states))) or "(nothing)"
+            apps = ", ".join(sorted(_workers_by_app(_refs(states)))) or "(nothing)"
             raise OrchestratorError(f"no app or service {app}; running: {apps}")
         return chosen
     return states
@@ -459,9 +464,7 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
     from orchestrator.secrets import mask_relationships
     engine, _ = deployment_engine(target)
     plan = make_plan(target, with_sources=False, engine=engine).plan
-    workers_by_app = {s.app: [cast(str, w.ref.worker) for w in plan.instances if w.role == "worker" and w.app == s.app]
-                      for s in plan.instances if s.role == "web"}
-    spec = plan.instance(resolve_instance(workers_by_app, app, worker))
+    spec = plan.instance(resolve_instance(_workers_by_app(_refs(plan.instances)), app, worker))
     decoded = json.loads(base64.b64decode(spec.env["PLATFORM_RELATIONSHIPS"]))
     return decoded if show_secrets else mask_relationships(decoded)
 
@@ -469,7 +472,7 @@ def relationships(target: Target, app: str | None, worker: str | None, show_secr
 def instance_container(target: Target, app: str | None, worker: str | None) -> Observed:
     """The running container of the named app's web instance or worker; errors list what exists."""
     _, states = containers(target)
-    wanted = resolve_instance(_workers_by_app(states), app, worker)
+    wanted = resolve_instance(_workers_by_app(_refs(states)), app, worker)
     # after an interrupted deploy an instance can have two copies: the one that runs, the instance's own
     # before its `-next` copy, is the one a shell belongs in
     chosen = sorted((s for s in states if s.instance == wanted),

@@ -21,10 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-import yaml
-
 from orchestrator import identity
-from orchestrator.catalog import php_extensions, templates_dir
+from orchestrator.catalog import php_extensions, read_template, templates_dir
 from orchestrator.plan import APP_DIR, ImageBuild
 
 APP_ENV = "orchestrator-env"  # runs a command as the app's user with its .environment sourced (templates/runtime)
@@ -44,9 +42,7 @@ class RuntimeStandIn:
 
 @lru_cache(maxsize=None)
 def _stand_ins() -> dict:
-    """templates/stand-ins.yaml, read with libyaml's loader where PyYAML has it (every `up` reads it)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((templates_dir() / "stand-ins.yaml").read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    return read_template("stand-ins.yaml")
 
 
 def runtime_stand_in(runtime: str) -> RuntimeStandIn | None:

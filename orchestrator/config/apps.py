@@ -410,8 +410,8 @@ def parse_crons(node: Node | None) -> tuple[Cron, ...]:
                 entry.child("spec").error(f"'{spec}' is not a 5-field cron spec",  # type: ignore[union-attr]
                                           "minute hour day-of-month month day-of-week, e.g. `*/20 * * * *`")
                 spec = None
-            elif hash_problem(spec):
-                entry.child("spec").error(f"'{spec}': {hash_problem(spec)}",  # type: ignore[union-attr]
+            elif problem := hash_problem(spec):
+                entry.child("spec").error(f"'{spec}': {problem}",  # type: ignore[union-attr]
                                           "H(low-high) takes a range within the field's values, e.g. `H(0-29) * * * *`")
                 spec = None
         commands = entry.mapping("commands")
